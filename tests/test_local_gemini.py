@@ -26,6 +26,7 @@ from rtsession.local import LocalServer, open_local_server, protocol_only_engine
 from rtsession.local._routing import GEMINI_PATHS
 from rtsession.providers import GeminiLive, OpenAIRealtime, Provider, VertexGeminiLive
 from rtsession.session import Session, open_session
+from rtsession.testing import AppInbox
 from rtsession.wire.gemini import GeminiCodec
 from rtsession.wire.openai import OpenAICodec
 
@@ -101,9 +102,13 @@ async def test_every_gemini_path_answers_a_setup(path: str) -> None:
 async def test_anything_before_the_setup_closes_the_connection() -> None:
     async with local_server() as server, open_session(gemini(server)) as session:
         await session.send(m.RawClientMessage(payload={"realtimeInput": {"text": "hi"}}))
-        assert [event async for event in session] == []
+        inbox = AppInbox()
+        await inbox.drain(session)
         with pytest.raises(SessionClosedError) as error:
             await session.send(m.ResponseCreate())
+    assert inbox.received == ()
+    assert inbox.error is not None
+    assert inbox.error.code == 1007
     assert error.value.code == 1007
     assert error.value.reason == "The first message must be a setup."
 
@@ -112,8 +117,9 @@ async def test_an_unknown_handle_closes_the_connection() -> None:
     async with local_server() as server:
         options = attrs_resume(TEXT, "sess_0009000001.1")
         async with open_session(gemini(server), options) as session:
-            async for _ in session:
-                pass  # the iteration ends when the server closes
+            inbox = AppInbox()
+            await inbox.drain(session)  # until the server closes
+            assert inbox.error is not None
             with pytest.raises(SessionClosedError) as error:
                 await session.send(m.ResponseCreate())
     assert error.value.code == 1007
@@ -296,8 +302,10 @@ async def test_send_go_away_tells_gemini_clients_then_closes() -> None:
             await until_first(session, m.SessionResumptionUpdate, events)
             assert await server.send_go_away(300) == 1
             started = trio.current_time()
-            async for event in session:
-                events.append(event)
+            inbox = AppInbox()
+            await inbox.drain(session)
+            events += inbox.received
+            assert inbox.error is not None  # 1001 is not a normal end
             closed_after = trio.current_time() - started
             with pytest.raises(SessionClosedError) as error:
                 await session.send(m.ResponseCreate())
@@ -314,7 +322,10 @@ async def test_send_go_away_closes_openai_clients_without_a_message() -> None:
         async with open_session(provider) as session:
             await until_first(session, m.SessionCreated, [])
             await server.send_go_away(100)
-            rest = [event async for event in session]
+            inbox = AppInbox()
+            await inbox.drain(session)
+            rest = list(inbox.received)
+            assert inbox.error is not None
             with pytest.raises(SessionClosedError) as error:
                 await session.send(m.ResponseCreate())
     assert rest == []

@@ -320,10 +320,14 @@ async def answer_once(session: Session) -> tuple[list[tuple[str, float]], Sessio
     start = trio.current_time()
     seen: list[tuple[str, float]] = []
     await session.send(m.ResponseCreate())
-    async for event in session:
-        seen.append((type(event).__name__, trio.current_time() - start))
+    try:
+        async for event in session:
+            seen.append((type(event).__name__, trio.current_time() - start))
+    except SessionClosedError as exc:  # the recorded 4000 is an abnormal end
+        iterating = exc
     with pytest.raises(SessionClosedError) as info:
         await session.send(m.ResponseCreate())
+    assert iterating.code == info.value.code
     return seen, info.value
 
 

@@ -207,12 +207,16 @@ class App:
     received: list[m.ServerMessage] = attrs.Factory(list)
     changed: trio.Event = attrs.Factory(trio.Event)
     ended: trio.Event = attrs.Factory(trio.Event)
+    error: SessionClosedError | None = None
 
     async def run(self) -> None:
-        async for event in self.session:
-            self.received.append(event)
-            self.changed.set()
-            self.changed = trio.Event()
+        try:
+            async for event in self.session:
+                self.received.append(event)
+                self.changed.set()
+                self.changed = trio.Event()
+        except SessionClosedError as exc:
+            self.error = exc
         self.ended.set()
 
     def of(self, cls: type[Any]) -> list[Any]:
@@ -500,11 +504,12 @@ async def test_the_session_ends_when_a_connection_closes_without_notice() -> Non
             vertex(), m.SessionOptions(), transport=server, resumption=True
         ) as s:
             server.links[0].close(1011)
-            async for _ in s:
-                pass
+            with pytest.raises(SessionClosedError) as iterating:
+                async for _ in s:
+                    pass
             with pytest.raises(SessionClosedError) as error:
                 await s.send(m.ResponseCreate())
-    assert error.value.code == 1011
+    assert iterating.value.code == error.value.code == 1011
     assert len(server.links) == 1
 
 

@@ -25,11 +25,13 @@ from rtsession import ConnectError, EncodeError, RTSessionError, SessionClosedEr
 from rtsession.providers import OpenAIRealtime
 from rtsession.session import (
     FLUSH_TIMEOUT,
+    CloseReason,
     Session,
     StageChannels,
     StageContext,
     open_session,
 )
+from rtsession.testing import AppInbox
 from rtsession.transport import CLOSE_TIMEOUT, ConnectRequest
 from rtsession.wire import Codec
 from rtsession.wire.openai import OpenAICodec
@@ -176,10 +178,35 @@ async def test_send_checkpoints(nursery: trio.Nursery) -> None:
 # --- the server ends the session -------------------------------------------------------------
 
 
-async def test_server_close_ends_iteration_and_send_raises(nursery: trio.Nursery) -> None:
+async def test_an_abnormal_server_close_is_raised_after_what_came_before(
+    nursery: trio.Nursery,
+) -> None:
     async def greet_then_close(ws: trio_websocket.WebSocketConnection) -> None:
         await ws.send_message(json.dumps({"type": "conversation.created", "event_id": "e"}))
         await ws.aclose(4000, "session expired")
+
+    server = await serve_realtime(nursery, RealtimeServer(script=greet_then_close))
+    inbox = AppInbox()
+    with trio.fail_after(5):
+        async with open_session(openai(server)) as session:
+            await inbox.drain(session)
+            with pytest.raises(SessionClosedError) as info:
+                await session.send(m.ResponseCreate())
+            with pytest.raises(SessionClosedError):
+                await session.send_channel.clone().send(m.ResponseCreate())
+            ended = session.close_reason
+    assert [type(event) for event in inbox.received] == [m.ConversationCreated]
+    assert inbox.error is not None
+    for error in (inbox.error, info.value):
+        assert (error.code, error.reason, error.closed_by) == (4000, "session expired", "server")
+    assert ended == CloseReason(4000, "session expired", "server")
+    assert_no_tasks_left()
+
+
+async def test_a_normal_server_close_ends_iteration_cleanly(nursery: trio.Nursery) -> None:
+    async def greet_then_close(ws: trio_websocket.WebSocketConnection) -> None:
+        await ws.send_message(json.dumps({"type": "conversation.created", "event_id": "e"}))
+        await ws.aclose(1000, "bye")
 
     server = await serve_realtime(nursery, RealtimeServer(script=greet_then_close))
     with trio.fail_after(5):
@@ -187,11 +214,9 @@ async def test_server_close_ends_iteration_and_send_raises(nursery: trio.Nursery
             events = [event async for event in session]
             with pytest.raises(SessionClosedError) as info:
                 await session.send(m.ResponseCreate())
-            with pytest.raises(SessionClosedError):
-                await session.send_channel.clone().send(m.ResponseCreate())
     assert [type(event) for event in events] == [m.ConversationCreated]
-    assert (info.value.code, info.value.reason) == (4000, "session expired")
-    assert_no_tasks_left()
+    assert (info.value.code, info.value.closed_by) == (1000, "server")
+    assert session.close_reason == CloseReason(1000, "bye", "server")
 
 
 async def test_garbage_frame_arrives_as_invalid_message(nursery: trio.Nursery) -> None:
@@ -460,10 +485,12 @@ async def test_key_never_appears_in_errors(nursery: trio.Nursery) -> None:
     closing = await serve_realtime(nursery, RealtimeServer(script=close_at_once))
     with trio.fail_after(5):
         async with open_session(openai(closing)) as session:
-            async for _ in session:
-                pass
+            inbox = AppInbox()
+            await inbox.drain(session)
             with pytest.raises(SessionClosedError) as info:
                 await session.send(m.ResponseCreate())
+    assert inbox.error is not None
+    assert secret_free(inbox.error)
     assert secret_free(info.value)
     provider = openai(closing)
     assert KEY not in f"{provider!r} {provider!s} {provider.connect_request()!r}"

@@ -8,7 +8,7 @@ import trio
 from rtsession import EncodeError, SessionClosedError, messages as m
 from rtsession.middleware import ToolInvocationStarted
 from rtsession.session import open_session
-from rtsession.testing import FakeProvider, response_events
+from rtsession.testing import AppInbox, FakeProvider, response_events
 
 CREATED = m.SessionCreated(session=m.SessionOptions(instructions="fake"), session_id="sess_fake")
 
@@ -81,10 +81,14 @@ async def test_server_close_ends_the_stream_and_sends() -> None:
     with trio.fail_after(5):
         async with open_session(fake, transport=fake) as session:
             fake.close(4000, "going away")
-            assert [message async for message in session] == [CREATED]
+            inbox = AppInbox()
+            await inbox.drain(session)
             with pytest.raises(SessionClosedError) as info:
                 await session.send(m.ResponseCreate())
-    assert (info.value.code, info.value.reason) == (4000, "going away")
+    assert inbox.received == (CREATED,)
+    assert inbox.error is not None
+    for error in (inbox.error, info.value):
+        assert (error.code, error.reason) == (4000, "going away")
     assert fake.closed
 
 

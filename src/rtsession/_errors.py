@@ -7,13 +7,22 @@ wsproto types.
 
 from __future__ import annotations
 
+from typing import Literal, TypeAlias
+
 __all__ = [
+    "ClosedBy",
     "ConnectError",
     "DecodeError",
     "EncodeError",
     "RTSessionError",
     "SessionClosedError",
 ]
+
+
+ClosedBy: TypeAlias = Literal["client", "server", "network"]
+"""Who ended a connection: ``"client"`` (this side: the app left the session's block, or the
+transport gave up, e.g. on a message too big), ``"server"`` (the peer's close frame) or
+``"network"`` (no close frame: a reset, a lost connection, a keepalive timeout)."""
 
 
 class RTSessionError(Exception):
@@ -41,13 +50,23 @@ class SessionClosedError(RTSessionError):
     Attributes:
         code: the WebSocket close code (RFC 6455 section 7.4), or ``None`` when the connection
             ended without a close frame.
-        reason: the close reason the peer sent, possibly empty.
+        reason: the close reason, possibly empty.
+        closed_by: who ended the connection (:data:`ClosedBy`); by default ``"network"``
+            for code 1006 or none, else ``"server"``.
     """
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        reason: str = "",
+        closed_by: ClosedBy | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
+        self.closed_by: ClosedBy = closed_by or ("network" if code in (None, 1006) else "server")
 
 
 class EncodeError(RTSessionError, ValueError):

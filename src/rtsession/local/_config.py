@@ -8,7 +8,7 @@ the service's codes and the GA ``param`` paths.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 import attrs
 
@@ -199,11 +199,7 @@ def merge_session(
             "cannot_update_voice",
             "Cannot update a conversation's voice if assistant audio is present.",
         )
-    changes = {
-        f.name: getattr(update, f.name)
-        for f in attrs.fields(m.SessionOptions)
-        if f.name not in ("kind", "openai") and getattr(update, f.name) is not None
-    }
+    changes: dict[str, Any] = {}
     rate = (current.input_audio_format or m.AudioFormat(rate=24000)).rate or 24000
     if update.input_audio_format is not None:
         changes["input_audio_format"] = _check_format(
@@ -221,15 +217,7 @@ def merge_session(
         _check_max_tokens(update.max_output_tokens, "session.max_output_tokens")
     if update.turn_detection is not None:
         changes["turn_detection"] = _normalize_turn_detection(update.turn_detection)
-    if update.openai is not None:
-        base = current.openai or m.OpenAISessionOptions()
-        overrides = {
-            f.name: getattr(update.openai, f.name)
-            for f in attrs.fields(m.OpenAISessionOptions)
-            if getattr(update.openai, f.name) is not None
-        }
-        changes["openai"] = attrs.evolve(base, **overrides)
-    return attrs.evolve(current, **changes)
+    return m.merge_options(current, attrs.evolve(update, **changes))
 
 
 def vad_settings(turn_detection: m.TurnDetection | None) -> VadSettings | None:

@@ -72,6 +72,7 @@ from ._options import (
     ToolChoiceFunction as ToolChoiceFunction,
     ToolChoiceMcp as ToolChoiceMcp,
     TurnDetection as TurnDetection,
+    merge_options as merge_options,
 )
 from ._server import (
     ConversationCreated as ConversationCreated,

@@ -8,7 +8,7 @@ optional: ``None`` means "not specified" (not sent, or not reported), :data:`DIS
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -33,6 +33,7 @@ __all__ = [
     "ToolChoiceFunction",
     "ToolChoiceMcp",
     "TurnDetection",
+    "merge_options",
 ]
 
 SessionKind: TypeAlias = Literal["conversation", "transcription"]
@@ -336,3 +337,33 @@ class SessionOptions:
     noise_reduction: NoiseReduction | Disabled | None = None
     openai: OpenAISessionOptions | None = None
     gemini: GeminiSessionOptions | None = None
+
+
+_EXTENSIONS = ("openai", "gemini")
+
+
+def _set_fields(options: attrs.AttrsInstance) -> dict[str, Any]:
+    """The fields of an attrs instance that are set (not ``None``)."""
+    return {
+        f.name: value
+        for f in attrs.fields(type(options))
+        if (value := getattr(options, f.name)) is not None
+    }
+
+
+def merge_options(current: SessionOptions, update: SessionOptions) -> SessionOptions:
+    """``current`` with ``update`` applied, as the services apply a ``session.update``.
+
+    Every field ``update`` sets (not ``None``) replaces the one in ``current``; the provider
+    extensions (``openai``, ``gemini``) merge the same way, field by field, so an update that
+    sets ``gemini.google_search`` keeps the ``gemini.temperature`` in force. :data:`DISABLED`
+    is a value like any other: it replaces. This is the one merge of options in rtsession:
+    the session (what each new connection's setup carries), the Gemini codec
+    (``contextUpdate``) and ``rtsession.local`` (which adds the service's checks) use it.
+    """
+    changes = _set_fields(update)
+    for name in _EXTENSIONS:
+        old, new = getattr(current, name), getattr(update, name)
+        if old is not None and new is not None:
+            changes[name] = attrs.evolve(old, **_set_fields(new))
+    return attrs.evolve(current, **changes)

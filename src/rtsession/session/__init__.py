@@ -1,9 +1,11 @@
 """Sessions: ``open_session``, the ``Session`` it yields, and the middleware stage protocol.
 
-``open_session`` owns a nursery with the reader, the writer and one task per middleware stage;
-see ``docs/sessions.md`` for the lifecycle, channel sizes and error handling.
+``open_session`` owns a nursery with the provider end (one writer, one reader per connection)
+and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, channel sizes,
+the provider end's states and guarantees, and error handling.
 """
 
+from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
 from ._send_channel import SessionSendChannel as SessionSendChannel
 from ._session import (
     FLUSH_TIMEOUT as FLUSH_TIMEOUT,
@@ -15,4 +17,4 @@ from ._stage import (
     StageChannels as StageChannels,
     StageContext as StageContext,
 )
-from ._state import SessionStatistics as SessionStatistics
+from ._state import CloseReason as CloseReason, SessionStatistics as SessionStatistics

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from functools import partial
-from typing import Final, Protocol, final
+from typing import Final, final
 
 import trio
 
@@ -13,13 +12,13 @@ from .._errors import SessionClosedError
 from .._groups import collapse, reraise
 from ..messages import ClientMessage, ServerMessage, SessionOptions, SessionUpdate
 from ..providers import Provider
-from ..transport import Connection, Transport, TrioWebsocketTransport
+from ..transport import Transport, TrioWebsocketTransport
 from ..wire import Codec
-from ._pumps import Writer, read
-from ._resume import Resumer
+from ._end import ProviderEnd
+from ._receive_channel import SessionReceiveChannel
 from ._send_channel import SendHub, SessionSendChannel
 from ._stage import Stage, StageChannels, StageContext
-from ._state import SessionState, SessionStatistics
+from ._state import CloseReason, SessionState, SessionStatistics
 
 __all__ = ["FLUSH_TIMEOUT", "Session", "open_session"]
 
@@ -54,7 +53,7 @@ class Session:
         self._send_channel = SessionSendChannel(hub)
         # A handle of its own, so send() keeps working if the app closes send_channel.
         self._sender = SessionSendChannel(hub)
-        self._receive_channel = receive_channel
+        self._receive_channel = SessionReceiveChannel(state, receive_channel)
 
     @property
     def provider(self) -> Provider:
@@ -75,10 +74,18 @@ class Session:
         return self._send_channel
 
     @property
-    def receive_channel(self) -> trio.abc.ReceiveChannel[ServerMessage]:
-        """Server messages, in wire order after the middleware. Ends (``EndOfChannel``) when
-        the server closes the connection or the session closes."""
+    def receive_channel(self) -> SessionReceiveChannel:
+        """Server messages, in wire order after the middleware. After the last message
+        received before the end, ends (``EndOfChannel``) when the session ended normally
+        (the app's close, or the server's code 1000) and raises ``SessionClosedError``
+        otherwise."""
         return self._receive_channel
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """How the session ended (code, reason, who closed), or ``None`` while it is open:
+        for code that only sends and never iterates."""
+        return self._state.close_reason()
 
     async def send(self, message: ClientMessage) -> None:
         """Send one client message toward the provider.
@@ -107,12 +114,15 @@ class Session:
         await self.send(SessionUpdate(session=options))
 
     def statistics(self) -> SessionStatistics:
-        """Counters of the session's connections: how many it used, client frames re-sent and
-        server messages dropped when it moved to a new one (``resumption=True``)."""
+        """Counters of the session: connections used, client frames re-sent and server
+        messages dropped when it moved to a new one (``resumption=True``), outputs of
+        cancelled calls not sent, and responses ``ResponseGate`` released without their
+        ``ResponseDone``."""
         return self._state.statistics()
 
     def __aiter__(self) -> AsyncIterator[ServerMessage]:
-        """Iterate over server messages; ends cleanly when the server closes the connection."""
+        """Iterate over server messages: as :attr:`receive_channel`, which ends cleanly after
+        a normal end and raises ``SessionClosedError`` after an abnormal one."""
         return self._receive_channel
 
 
@@ -125,97 +135,6 @@ _StageWiring = tuple[
 ]
 
 
-class _End(Protocol):
-    """The provider end of the chain: writes the client messages, reads the server's."""
-
-    @property
-    def finished(self) -> trio.Event:
-        """Set once the client messages have all been written (or writing stopped)."""
-        ...
-
-    def start(self, nursery: trio.Nursery) -> None: ...
-
-    def stop(self) -> None:
-        """Stop writing: at once when idle, else after the message being written."""
-        ...
-
-    async def aclose(self) -> None:
-        """Close the connection(s)."""
-        ...
-
-
-_MakeEnd = Callable[
-    [SendHub, trio.MemoryReceiveChannel[ClientMessage], trio.MemorySendChannel[ServerMessage]],
-    _End,
-]
-
-
-@final
-class _Direct:
-    """The end of a session on one connection: the writer and the reader."""
-
-    __slots__ = ("_codec", "_connection", "_outbox", "_state", "_writer")
-
-    def __init__(
-        self,
-        connection: Connection,
-        codec: Codec,
-        state: SessionState,
-        inbox: trio.MemoryReceiveChannel[ClientMessage],
-        outbox: trio.MemorySendChannel[ServerMessage],
-    ) -> None:
-        self._connection = connection
-        self._codec = codec
-        self._state = state
-        self._outbox = outbox
-        self._writer = Writer(connection, codec, state, inbox)
-
-    @property
-    def finished(self) -> trio.Event:
-        return self._writer.finished
-
-    def start(self, nursery: trio.Nursery) -> None:
-        nursery.start_soon(self._writer.run, name="rtsession writer")
-        nursery.start_soon(
-            read, self._connection, self._codec, self._state, self._outbox,
-            name="rtsession reader",
-        )  # fmt: skip
-
-    def stop(self) -> None:
-        self._writer.stop()
-
-    async def aclose(self) -> None:
-        await self._connection.aclose()
-
-
-def _end(
-    hub: SendHub,
-    inbox: trio.MemoryReceiveChannel[ClientMessage],
-    outbox: trio.MemorySendChannel[ServerMessage],
-    *,
-    connection: Connection,
-    codec: Codec,
-    state: SessionState,
-    transport: Transport,
-    resumption: bool,
-    max_connection_age: float | None,
-) -> _End:
-    """The end of the pipeline: :class:`_Direct`, or a :class:`Resumer` with ``resumption``."""
-    if not resumption:
-        return _Direct(connection, codec, state, inbox, outbox)
-    return Resumer(
-        provider=state.provider,
-        transport=transport,
-        state=state,
-        hub=hub,
-        connection=connection,
-        codec=codec,
-        inbox=inbox,
-        outbox=outbox,
-        max_connection_age=max_connection_age,
-    )
-
-
 @final
 class _Pipeline:
     """The channels and tasks between the app and the connection, and their shutdown.
@@ -225,15 +144,15 @@ class _Pipeline:
         app -> hub -> a -> b -> writer -> socket
         app <------- a <- b <- reader <- socket
 
-    The writer and the reader are the pipeline's end: :class:`_Direct` on one connection, or
-    a :class:`~rtsession.session._resume.Resumer` over several.
+    The writer and the readers are the pipeline's end, a
+    :class:`~rtsession.session._end.ProviderEnd`.
     """
 
-    __slots__ = ("_context", "_stages", "_state", "end", "hub", "receive")
+    __slots__ = ("_context", "_stages", "_state", "end", "end_channels", "hub", "receive")
 
-    def __init__(
-        self, codec: Codec, state: SessionState, stages: tuple[Stage, ...], make_end: _MakeEnd
-    ) -> None:
+    end: ProviderEnd
+
+    def __init__(self, codec: Codec, state: SessionState, stages: tuple[Stage, ...]) -> None:
         self._state = state
         self._context = StageContext(state)
         first_send, client_in = trio.open_memory_channel[ClientMessage](0)
@@ -245,10 +164,11 @@ class _Pipeline:
             next_server_out, from_provider = trio.open_memory_channel[ServerMessage](0)
             self._stages.append((stage, client_in, to_provider, from_provider, server_out))
             client_in, server_out = next_client_in, next_server_out
-        self.end = make_end(self.hub, client_in, server_out)
+        self.end_channels = (client_in, server_out)
 
-    def start(self, nursery: trio.Nursery) -> None:
-        """Start the stage tasks, the writer and the reader."""
+    def start(self, nursery: trio.Nursery, end: ProviderEnd) -> None:
+        """Start the stage tasks and the provider end."""
+        self.end = end
         for index, wiring in enumerate(self._stages):
             nursery.start_soon(_run_stage, self._context, *wiring, name=f"rtsession stage {index}")
         self.end.start(nursery)
@@ -260,7 +180,9 @@ class _Pipeline:
         on what was accepted; stops the writer (after FLUSH_TIMEOUT if the chain does not
         end), then sends the close frame and waits for the server's (transport-bounded).
         """
-        self._state.mark_closed(SessionClosedError("the session is closed", code=1000))
+        self._state.mark_closed(
+            SessionClosedError("the session is closed", code=1000, closed_by="client")
+        )
         self.hub.close()
         with trio.move_on_after(FLUSH_TIMEOUT):
             await self.end.finished.wait()
@@ -348,18 +270,22 @@ async def open_session(
     try:
         async with trio.open_nursery() as nursery:
             connection = await transport.connect(nursery, request)
-            make_end = partial(
-                _end,
+            pipeline = _Pipeline(codec, state, stages)
+            inbox, outbox = pipeline.end_channels
+            end = ProviderEnd(
+                provider=provider,
+                transport=transport,
+                state=state,
+                hub=pipeline.hub,
                 connection=connection,
                 codec=codec,
-                state=state,
-                transport=transport,
+                inbox=inbox,
+                outbox=outbox,
                 resumption=resumption,
                 max_connection_age=max_connection_age,
             )
-            pipeline = _Pipeline(codec, state, stages, make_end)
             try:
-                pipeline.start(nursery)
+                pipeline.start(nursery, end)
                 session = Session(state, pipeline.hub, pipeline.receive)
                 if options is not None:
                     await session.update(options)

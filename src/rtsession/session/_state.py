@@ -1,21 +1,48 @@
-"""What the session's tasks share: the provider, the current options, whether it is closed."""
+"""What the session's tasks share: the provider, the current options, how it ended."""
 
 from __future__ import annotations
 
-from typing import final
+from typing import TYPE_CHECKING, final
 
 import attrs
 
-from .._errors import SessionClosedError
+from .._errors import ClosedBy, SessionClosedError
 from ..messages import SessionOptions
 from ..providers import Provider
 
-__all__ = ["SessionState", "SessionStatistics"]
+if TYPE_CHECKING:
+    from ._ledger import Ledger
+
+__all__ = ["CloseReason", "SessionState", "SessionStatistics"]
+
+
+@attrs.frozen
+class CloseReason:
+    """How a session ended (``Session.close_reason``).
+
+    Attributes:
+        code: the WebSocket close code (RFC 6455 section 7.4): the peer's, 1000 when the
+            app left the session's block, 1006 when the connection ended without a close
+            frame, 1011 for a keepalive timeout.
+        reason: the close reason, possibly empty.
+        closed_by: ``"client"`` (this side), ``"server"`` (the peer's close frame) or
+            ``"network"`` (no close frame: reset, lost connection, keepalive timeout).
+    """
+
+    code: int | None
+    reason: str
+    closed_by: ClosedBy
+
+    @property
+    def normal(self) -> bool:
+        """Whether the end was normal: this side's close, or the peer's code 1000. After an
+        abnormal end, ``async for`` raises :class:`~rtsession.SessionClosedError`."""
+        return self.closed_by == "client" or self.code == 1000
 
 
 @attrs.frozen
 class SessionStatistics:
-    """Counters of a session's connections (``Session.statistics()``).
+    """Counters of a session (``Session.statistics()``).
 
     Attributes:
         connections: connections the session has used: 1, plus one per
@@ -24,11 +51,17 @@ class SessionStatistics:
             had not consumed them.
         dropped_server_messages: server messages that arrived on an old connection after the
             session had switched to a new one, and were dropped.
+        dropped_client_messages: function call outputs not sent because the call was
+            cancelled by a switch (the new connection does not know it).
+        released_responses: responses ``ResponseGate`` stopped waiting for without their
+            ``ResponseDone`` (lost, or superseded by the next response).
     """
 
     connections: int
     resent_client_frames: int
     dropped_server_messages: int
+    dropped_client_messages: int = 0
+    released_responses: int = 0
 
 
 @final
@@ -40,31 +73,30 @@ class SessionState:
         options: the configuration in force, as last reported by ``SessionCreated`` /
             ``SessionUpdated`` (until then, what the app asked for).
         closed: why the session can no longer send, or ``None`` while it can.
-        connections, resent_client_frames, dropped_server_messages: see
-            :class:`SessionStatistics`.
+        ledger: the provider end's ledger (connection counters), once it exists.
+        released_responses: see :class:`SessionStatistics`.
     """
 
-    __slots__ = (
-        "closed",
-        "connections",
-        "dropped_server_messages",
-        "options",
-        "provider",
-        "resent_client_frames",
-    )
+    __slots__ = ("closed", "ledger", "options", "provider", "released_responses")
 
     def __init__(self, provider: Provider, options: SessionOptions) -> None:
         self.provider = provider
         self.options = options
         self.closed: SessionClosedError | None = None
-        self.connections = 1
-        self.resent_client_frames = 0
-        self.dropped_server_messages = 0
+        self.ledger: Ledger | None = None
+        self.released_responses = 0
 
     def statistics(self) -> SessionStatistics:
         """The counters as they are now."""
+        ledger = self.ledger
+        if ledger is None:
+            return SessionStatistics(1, 0, 0, 0, self.released_responses)
         return SessionStatistics(
-            self.connections, self.resent_client_frames, self.dropped_server_messages
+            ledger.connections,
+            ledger.resent_client_frames,
+            ledger.dropped_server_messages,
+            ledger.dropped_client_messages,
+            self.released_responses,
         )
 
     def mark_closed(self, error: SessionClosedError) -> None:
@@ -72,10 +104,18 @@ class SessionState:
         if self.closed is None:
             self.closed = error
 
+    def close_reason(self) -> CloseReason | None:
+        closed = self.closed
+        if closed is None:
+            return None
+        return CloseReason(closed.code, closed.reason, closed.closed_by)
+
     def closed_error(self) -> SessionClosedError:
         """A fresh exception to raise for a send after the close (one per raise, so
         tracebacks do not pile up on a shared instance)."""
         closed = self.closed
         if closed is None:
             return SessionClosedError("the session is closed")
-        return SessionClosedError(str(closed), code=closed.code, reason=closed.reason)
+        return SessionClosedError(
+            str(closed), code=closed.code, reason=closed.reason, closed_by=closed.closed_by
+        )

@@ -269,17 +269,26 @@ class AppInbox:
             done = await inbox.receive_of(m.ResponseDone)
     """
 
-    __slots__ = ("_received", "_received_send", "_unread")
+    __slots__ = ("_received", "_received_send", "_unread", "error")
 
     def __init__(self) -> None:
         self._received_send, self._unread = trio.open_memory_channel[ServerMessage](math.inf)
         self._received: list[ServerMessage] = []
+        self.error: SessionClosedError | None = None
+        """How the stream ended if it ended abnormally (what ``async for`` raised)."""
 
     async def drain(self, session: Session) -> None:
-        """Read ``session`` until its stream ends (start it in a nursery)."""
-        async for message in session:
-            self._received.append(message)
-            self._received_send.send_nowait(message)
+        """Read ``session`` until its stream ends (start it in a nursery, or await it to read
+        to the end). An abnormal end is kept in :attr:`error` instead of being raised.
+
+        Cancellation: stops reading; what was read is kept.
+        """
+        try:
+            async for message in session:
+                self._received.append(message)
+                self._received_send.send_nowait(message)
+        except SessionClosedError as exc:
+            self.error = exc
 
     @property
     def received(self) -> tuple[ServerMessage, ...]:

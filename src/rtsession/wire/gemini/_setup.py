@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-import attrs
-
 from ... import messages as m
 from ..._errors import EncodeError
 from ._fields import (
@@ -220,30 +218,6 @@ def setup_from_options(options: m.SessionOptions) -> Payload:
     )
 
 
-def _merge(old: m.SessionOptions, new: m.SessionOptions) -> m.SessionOptions:
-    """``old`` with every field ``new`` sets (not ``None``); the extensions merge field-wise."""
-    changes = {
-        f.name: getattr(new, f.name)
-        for f in attrs.fields(m.SessionOptions)
-        if getattr(new, f.name) is not None and f.name != "gemini"
-    }
-    gemini = old.gemini
-    if new.gemini is not None:
-        gemini = new.gemini if gemini is None else _merge_extension(gemini, new.gemini)
-    return attrs.evolve(old, **changes, gemini=gemini)
-
-
-def _merge_extension(
-    old: m.GeminiSessionOptions, new: m.GeminiSessionOptions
-) -> m.GeminiSessionOptions:
-    changes = {
-        f.name: getattr(new, f.name)
-        for f in attrs.fields(m.GeminiSessionOptions)
-        if getattr(new, f.name) is not None
-    }
-    return attrs.evolve(old, **changes)
-
-
 def _flatten(setup: Payload) -> dict[str, Any]:
     flat = {k: v for k, v in setup.items() if k != "generationConfig"}
     for key, value in (setup.get("generationConfig") or {}).items():
@@ -271,7 +245,7 @@ def context_update(
         EncodeError: ``new`` changes a setting only a new ``setup`` can carry (all are named),
             or holds one Gemini cannot carry at all.
     """
-    merged = _merge(old, new)
+    merged = m.merge_options(old, new)
     before, after = _flatten(setup_from_options(old)), _flatten(setup_from_options(merged))
     changed = sorted(
         key

@@ -1,0 +1,400 @@
+"""The provider end's ledger: every decision about a session's connections, without I/O.
+
+The provider end (:mod:`._end`) does the I/O: one writer, one reader per connection, and with
+``resumption=True`` a switch supervisor. Each of them reports what happened here and does
+what the ledger answers. The ledger imports no trio and is tested synchronously, transition
+by transition (``tests/test_ledger.py``), like ``rtsession.local.ServerSession``.
+
+A connection is a :class:`Leg`; its :class:`LegState` is the one fact that says what it is
+for::
+
+    OPENING --SessionCreated--> LIVE --GoAway / age--> GOING --cut over--> DRAINING --> CLOSED
+       |                          |                      |  no new connection: STAYING --> CLOSED
+       +--closed / no answer------+----closed------------+------------------------------> CLOSED
+
+The session is over (:attr:`Ledger.ended`) when the current connection is closed and no
+switch will follow; from then on sends fail and the app's stream ends.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Final, final
+
+import attrs
+
+from .._errors import SessionClosedError
+from ..messages import (
+    ClientMessage,
+    ConversationItemCreate,
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    GoAway,
+    Reconnected,
+    ReconnectReason,
+    Response,
+    ResponseCreated,
+    ResponseDone,
+    ResponseOutputItemDone,
+    ResponseStatusDetails,
+    ServerMessage,
+    SessionCreated,
+    SessionOptions,
+    SessionResumptionUpdate,
+    SessionUpdate,
+    ToolCallCancellation,
+    UsageMetadata,
+    merge_options,
+)
+from ..wire import Codec, Frame
+
+__all__ = ["Cutover", "Leg", "LegState", "Ledger", "Resume", "no_connection"]
+
+Resume = Callable[[SessionOptions, "str | None"], SessionOptions]
+"""A resumable provider's ``resumable_options``: the options for one connection, resuming
+the handle given (``None``: a fresh session that asks for handles)."""
+
+_QUIET: Final = (GoAway, SessionResumptionUpdate, UsageMetadata)
+"""Server messages that do not move the session's state past a resumption handle."""
+
+
+class LegState(enum.Enum):
+    """What one connection of the session is for."""
+
+    OPENING = "opening"
+    """Dialed for a switch: its setup is out, its ``SessionCreated`` has not come."""
+    LIVE = "live"
+    """The current connection."""
+    GOING = "going"
+    """Current, but told to go (``GoAway`` or ``max_connection_age``): a switch is under way."""
+    STAYING = "staying"
+    """Current and told to go, but no new connection could be opened: the session ends
+    with it (or, after ``max_connection_age``, tries again one age later)."""
+    DRAINING = "draining"
+    """Replaced by a newer connection: what it still sends is dropped; it is being closed."""
+    CLOSED = "closed"
+    """Gone, closed by either side."""
+
+
+_CURRENT: Final = frozenset({LegState.LIVE, LegState.GOING, LegState.STAYING})
+
+
+@attrs.define(eq=False)
+class Leg:
+    """One connection, as the ledger knows it.
+
+    Attributes:
+        number: 1 for the session's first connection, then one more per connection opened
+            (a unique id; ``Reconnected.connection`` counts only those that took over).
+        codec: its codec (per connection).
+        state: what it is for.
+        opened_at: when it was opened, in the I/O side's clock (seconds).
+        sent: client frames written to it so far (the next frame's index; 0 is the setup).
+        unconsumed: ``(index, frame)`` of the frames the service may not have consumed,
+            oldest first (``last_consumed_client_message_index`` counts the same way).
+        handle: the latest resumable handle it gave.
+        after_handle: server messages that moved the state on since that handle.
+        calls: function calls this connection's service knows.
+        calls_after_handle: those among them that arrived after the handle (a session
+            resumed from the handle does not know them).
+        configured: a ``SessionUpdate`` went out on it (the first is the setup).
+        go_away: the server's ``GoAway``, once it came.
+        session_id: its ``SessionCreated.session_id``.
+        error: why it closed.
+        announce: for a connection opened by a switch, what its ``SessionCreated`` becomes.
+    """
+
+    number: int
+    codec: Codec
+    state: LegState
+    opened_at: float
+    sent: int = 0
+    unconsumed: deque[tuple[int, Frame]] = attrs.Factory(deque)
+    handle: str | None = None
+    after_handle: int = 0
+    calls: set[str] = attrs.Factory(set)
+    calls_after_handle: set[str] = attrs.Factory(set)
+    configured: bool = False
+    go_away: GoAway | None = None
+    session_id: str | None = None
+    error: SessionClosedError | None = None
+    announce: Callable[[SessionCreated], Reconnected] | None = None
+
+
+@attrs.frozen
+class Cutover:
+    """What the I/O side does to move the session onto a new connection.
+
+    Attributes:
+        new: the new connection's leg (``OPENING``, now current).
+        setup: the message that configures it, or ``None`` (a provider without resumption
+            that the app never configured).
+        handle: the resumption handle the setup resumes, or ``None`` for a fresh session.
+        resend: the frames to send again once the setup is answered.
+        close_out: what ends, for the app, what the old connection left open; delivered
+            before anything from the new one.
+    """
+
+    new: Leg
+    setup: SessionUpdate | None
+    handle: str | None
+    resend: tuple[Frame, ...]
+    close_out: tuple[ServerMessage, ...]
+
+
+@final
+class Ledger:
+    """The decisions of one session's provider end.
+
+    Args:
+        codec: the first connection's codec.
+        now: the time the first connection opened.
+        resume: the provider's ``resumable_options`` when it resumes by handle, else
+            ``None`` (a switch then starts a fresh session with the same options).
+        switching: the session moves to a new connection when told to go
+            (``open_session(..., resumption=True)``); without it, the first connection's
+            close ends the session.
+    """
+
+    def __init__(self, codec: Codec, now: float, *, resume: Resume | None, switching: bool) -> None:
+        self.current = Leg(1, codec, LegState.LIVE, now)
+        self._opened = 1
+        self.resume = resume
+        self.switching = switching
+        self.options: SessionOptions | None = None
+        self.responses: set[str] = set()
+        self.calls: set[str] = set()
+        self.void_calls: set[str] = set()
+        self.ended: SessionClosedError | None = None
+        self.connections = 1
+        self.resent_client_frames = 0
+        self.dropped_server_messages = 0
+        self.dropped_client_messages = 0
+        self.changed = False
+
+    # --- client side -------------------------------------------------------------------------
+
+    def client(self, message: ClientMessage) -> ClientMessage | None:
+        """What to write on the current connection for ``message``: the message, the setup
+        asking for resumption handles, or ``None`` when it must not be sent (the output of a
+        call a switch cancelled: the current connection does not know it)."""
+        leg = self.current
+        if isinstance(message, SessionUpdate):
+            self.options = (
+                message.session
+                if self.options is None
+                else merge_options(self.options, message.session)
+            )
+            if not leg.configured and self.resume is not None:
+                message = attrs.evolve(message, session=self.resume(message.session, None))
+            leg.configured = True
+        elif isinstance(message, ConversationItemCreate) and isinstance(
+            message.item, FunctionCallOutputItem
+        ):
+            call_id = message.item.call_id
+            if call_id in self.void_calls:
+                self.dropped_client_messages += 1
+                return None
+            self.calls.discard(call_id)
+            self.changed = True
+        return message
+
+    def wrote(self, leg: Leg, frames: Iterable[Frame]) -> list[Frame]:
+        """Note ``frames`` as written to ``leg`` (not yet consumed); returns them."""
+        batch = list(frames)
+        leg.unconsumed.extend(enumerate(batch, leg.sent))
+        leg.sent += len(batch)
+        return batch
+
+    # --- server side -------------------------------------------------------------------------
+
+    def server(self, leg: Leg, message: ServerMessage) -> ServerMessage | None:
+        """Note ``message`` from ``leg``; the message to deliver, or ``None`` to drop it
+        (it came from a replaced connection)."""
+        if leg.state is LegState.DRAINING:
+            self.dropped_server_messages += 1
+            return None
+        if isinstance(message, SessionCreated):
+            leg.session_id = message.session_id
+            if leg.state is LegState.OPENING:
+                leg.state = LegState.LIVE
+                self.changed = True
+            if leg.announce is not None:
+                return leg.announce(message)
+            return message
+        if isinstance(message, SessionResumptionUpdate):
+            self._resumption_update(leg, message)
+            return message
+        if isinstance(message, GoAway):
+            leg.go_away = message
+            self.changed = True
+        elif isinstance(message, ResponseCreated) and message.response.id is not None:
+            self.responses.add(message.response.id)
+        elif isinstance(message, ResponseDone) and message.response.id is not None:
+            self.responses.discard(message.response.id)
+            self.changed = True
+        elif isinstance(message, ResponseOutputItemDone) and isinstance(
+            message.item, FunctionCallItem
+        ):
+            call_id = message.item.call_id
+            if call_id is not None:
+                self.calls.add(call_id)
+                leg.calls.add(call_id)
+                leg.calls_after_handle.add(call_id)
+        elif isinstance(message, ToolCallCancellation):
+            self.calls.difference_update(message.call_ids)
+            self.changed = True
+        if not isinstance(message, _QUIET):
+            leg.after_handle += 1
+        return message
+
+    def _resumption_update(self, leg: Leg, update: SessionResumptionUpdate) -> None:
+        if update.resumable is False or not update.handle:
+            leg.after_handle += 1
+            return
+        leg.handle, leg.after_handle = update.handle, 0
+        leg.calls_after_handle.clear()
+        index = update.last_consumed_client_message_index
+        while leg.unconsumed and (index is None or leg.unconsumed[0][0] <= index):
+            leg.unconsumed.popleft()
+        self.changed = True
+
+    # --- endings -----------------------------------------------------------------------------
+
+    def closed(self, leg: Leg, error: SessionClosedError) -> bool:
+        """``leg`` closed (seen by its reader, or a write that failed). Returns whether the
+        session is now over: the current connection is gone and no switch will follow."""
+        if leg.state is LegState.CLOSED:
+            return False
+        was = leg.state
+        leg.state, leg.error = LegState.CLOSED, error
+        self.changed = True
+        if leg is self.current and was in (LegState.LIVE, LegState.STAYING):
+            if was is LegState.LIVE and leg.go_away is not None and self.switching:
+                return False  # told to go and closed before the switch began: it goes on
+            return self.end(error)
+        return False
+
+    def end(self, error: SessionClosedError) -> bool:
+        """The session is over (the first reason wins). Returns ``True``."""
+        if self.ended is None:
+            self.ended = error
+        return True
+
+    # --- switching ---------------------------------------------------------------------------
+
+    def told_to_go(self, leg: Leg) -> bool:
+        """A switch away from ``leg`` starts (its ``GoAway``, or it reached
+        ``max_connection_age``). Returns ``False`` when there is nothing to switch from."""
+        if leg is not self.current or self.ended is not None:
+            return False
+        if leg.state is LegState.LIVE:
+            leg.state = LegState.GOING
+            return True
+        return leg.state is LegState.CLOSED and leg.go_away is not None
+
+    def no_new_connection(self, leg: Leg, reason: ReconnectReason) -> bool:
+        """No new connection could be opened for the switch away from ``leg``. Returns
+        whether the session is over: it is when ``leg`` is gone; else it stays on ``leg``,
+        until ``leg`` closes after a ``GoAway``, or for another age after
+        ``max_connection_age``."""
+        if leg.state is LegState.CLOSED:
+            return self.end(leg.error or no_connection())
+        leg.state = LegState.STAYING if reason == "go_away" else LegState.LIVE
+        return False
+
+    def settled(self, leg: Leg) -> bool:
+        """Whether ``leg`` can be left without losing or repeating anything: no response
+        or call open and, when resuming, a handle with nothing after it."""
+        if self.responses or self.calls:
+            return False
+        return self.resume is None or (leg.handle is not None and leg.after_handle == 0)
+
+    def cut_over(
+        self, old: Leg, codec: Codec, now: float, reason: ReconnectReason, *, fresh: bool = False
+    ) -> Cutover:
+        """Retire ``old`` and make a new ``OPENING`` leg current, resuming ``old``'s handle
+        unless ``fresh`` (or the provider has no resumption).
+
+        Calls the new connection does not know (they came after the handle, or it is a
+        fresh session) are cancelled for the app (:class:`ToolCallCancellation`); their
+        outputs are never sent. Unless ``old`` was settled, open responses end with
+        ``ResponseDone`` (``cancelled``, reason ``"reconnected"``).
+        """
+        seamless = old.state is not LegState.CLOSED and self.settled(old)
+        handle = None if fresh or self.resume is None else old.handle
+        resend = tuple(frame for _, frame in old.unconsumed) if handle is not None else ()
+        known = old.calls - old.calls_after_handle if handle is not None else set()
+        if old.state is not LegState.CLOSED:
+            old.state = LegState.DRAINING
+        self._opened += 1
+        new = Leg(self._opened, codec, LegState.OPENING, now, calls=set(known))
+        connection = self.connections + 1
+        close_out: list[ServerMessage] = []
+        void = sorted(self.calls - known)
+        if void:
+            close_out.append(ToolCallCancellation(call_ids=tuple(void)))
+            self.calls.difference_update(void)
+            self.void_calls.update(void)
+        if not seamless:
+            details = ResponseStatusDetails(type="cancelled", reason="reconnected")
+            close_out += [
+                ResponseDone(response=Response(id=id, status="cancelled", status_details=details))
+                for id in sorted(self.responses)
+            ]
+            self.responses.clear()
+        setup = self._setup(new, handle)
+        restored = handle is not None
+
+        def announce(created: SessionCreated) -> Reconnected:
+            return Reconnected(
+                restored=restored,
+                seamless=seamless,
+                reason=reason,
+                connection=connection,
+                session=created.session,
+                session_id=created.session_id,
+                previous_session_id=old.session_id,
+                resent=len(resend),
+                raw=created.raw,
+            )
+
+        new.announce = announce
+        self.current = new
+        return Cutover(new, setup, handle, resend, tuple(close_out))
+
+    def _setup(self, leg: Leg, handle: str | None) -> SessionUpdate | None:
+        options = self.options
+        if self.resume is not None:
+            options = self.resume(options or SessionOptions(), handle)
+        if options is None:
+            return None
+        leg.configured = True
+        return SessionUpdate(session=options)
+
+    def opened(self, cutover: Cutover) -> None:
+        """The new connection answered its setup: count it and its re-sent frames."""
+        self.connections += 1
+        self.resent_client_frames += len(cutover.resend)
+
+    def opening_failed(self, cutover: Cutover) -> None:
+        """The new connection closed, or did not answer its setup in time: retire it."""
+        if cutover.new.state is not LegState.CLOSED:
+            cutover.new.state = LegState.DRAINING
+
+    def next_step(self, cutover: Cutover) -> bool:
+        """After a failed cut-over: whether to try once more with a fresh session (the
+        handle may have been refused). When not, the session is over."""
+        if cutover.handle is not None:
+            return True
+        self.end(cutover.new.error or no_connection())
+        return False
+
+
+def no_connection() -> SessionClosedError:
+    """The error that ends a session whose switch found no usable connection."""
+    return SessionClosedError(
+        "the session could not move to a new connection", code=1006, closed_by="network"
+    )
