@@ -227,3 +227,81 @@ def trusted_tls(directory: Path) -> TrustedTls:
     ca_file = directory / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
     return TrustedTls(server, client, ca_file)
+
+
+@attrs.define(eq=False)
+class WireServer:
+    """A raw wsproto server for faults a WebSocket library would not commit: it accepts the
+    handshake, sends ``session.created``, then runs ``fault`` with the stream and the
+    protocol state. Every client event it reads afterwards is recorded in ``events``.
+
+    Attributes:
+        fault: what to do after the greeting (see the ``fault_*`` functions).
+        port: the port it listens on.
+        events: the wsproto events the client sent after the handshake.
+    """
+
+    fault: Callable[[WireLink], Awaitable[None]]
+    port: int = 0
+    _events_in: trio.MemorySendChannel[Any] = attrs.field(init=False)
+    events: trio.MemoryReceiveChannel[Any] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._events_in, self.events = trio.open_memory_channel(float("inf"))
+
+    async def handle(self, stream: trio.SocketStream) -> None:
+        ws = WSConnection(ConnectionType.SERVER)
+        async with stream:
+            while True:
+                data = await stream.receive_some()
+                if not data:
+                    return
+                ws.receive_data(bytes(data))
+                if any(isinstance(event, Request) for event in ws.events()):
+                    break
+            # One write, so the client reads the handshake answer and the first event at once.
+            greeting = ws.send(AcceptConnection()) + ws.send(
+                Message(data=json.dumps(SESSION_CREATED))
+            )
+            await stream.send_all(greeting)
+            link = WireLink(stream, ws, self._events_in)
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self.fault(link)
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1"
+
+
+@attrs.define(eq=False)
+class WireLink:
+    """One connection of a :class:`WireServer`."""
+
+    stream: trio.SocketStream
+    ws: WSConnection
+    _events_in: trio.MemorySendChannel[Any]
+
+    async def next_event(self) -> Any:
+        """The client's next event (``None`` when the client closed the TCP connection)."""
+        while True:
+            for event in self.ws.events():
+                self._events_in.send_nowait(event)
+                return event
+            data = await self.stream.receive_some()
+            if not data:
+                return None
+            self.ws.receive_data(bytes(data))
+
+    async def send(self, event: Any) -> None:
+        await self.stream.send_all(self.ws.send(event))
+
+
+async def serve_wire(
+    nursery: trio.Nursery, fault: Callable[[WireLink], Awaitable[None]]
+) -> WireServer:
+    server = WireServer(fault)
+    listeners: list[trio.SocketListener] = await nursery.start(
+        partial(trio.serve_tcp, server.handle, 0, host=HOST)
+    )
+    server.port = listeners[0].socket.getsockname()[1]
+    return server

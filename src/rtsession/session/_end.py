@@ -242,7 +242,7 @@ class ProviderEnd:
     # --- endings -----------------------------------------------------------------------------
 
     def _closed(self, leg: Leg, error: SessionClosedError) -> None:
-        self._connections.pop(leg.number, None)
+        # The connection stays in _connections: aclose() still ends its transport's tasks.
         self.ledger.closed(leg, error)
         self._end_stream()
         self._wake()

@@ -1,13 +1,14 @@
 """What every WebSocket library's transport shares: parsing the URL, the TCP and TLS dial,
-the connection task's lifetime, and turning library failures into rtsession errors without
-leaking credentials."""
+the connection task's lifetime, keepalive settings, and turning library failures into
+rtsession errors without leaking credentials."""
 
 from __future__ import annotations
 
+import math
 import ssl
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, final
 
 import attrs
 import trio
@@ -18,7 +19,10 @@ from ._base import Connection, ConnectRequest
 
 __all__ = [
     "CLOSE_TIMEOUT",
+    "ConnectionTask",
     "Target",
+    "check_keepalive",
+    "keepalive_error",
     "open_stream",
     "parse_target",
     "rejection_error",
@@ -168,41 +172,158 @@ def _library_failure(
     return error
 
 
+def check_keepalive(ping_interval: float | None, ping_timeout: float | None) -> None:
+    """Raises ValueError unless each is ``None`` or a positive number of seconds."""
+    for name, value in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds or None, not {value}")
+
+
+def keepalive_error() -> SessionClosedError:
+    """The error of a connection whose peer stopped answering pings (as websockets reports
+    it: code 1011, reason ``keepalive ping timeout``)."""
+    return SessionClosedError(
+        "the WebSocket connection is closed: 1011 (keepalive ping timeout)",
+        code=1011,
+        reason="keepalive ping timeout",
+        closed_by="network",
+    )
+
+
+@final
+class ConnectionTask:
+    """What a transport's connection object shares with the task that runs the library.
+
+    The library's background tasks run in :attr:`scope`, shielded from outside
+    cancellation from the start (so ``aclose()`` can still perform the close handshake
+    after the session's nursery is cancelled); ``aclose()`` cancels it. The shield is never
+    turned on later: a task cancelled mid-checkpoint must not find itself shielded on
+    resuming (trio's ``checkpoint_if_cancelled`` asserts on that).
+
+    Attributes:
+        scope: the library's tasks' cancel scope.
+        closing: our close handshake has begun; a library failure after it is ignored.
+        failure: why the connection failed after the handshake (a library error, or the
+            keepalive), raised by ``send`` / ``receive`` in place of the library's report.
+    """
+
+    __slots__ = (
+        "_ended",
+        "_opened",
+        "_ready",
+        "_watchers",
+        "closing",
+        "failure",
+        "nursery",
+        "scope",
+    )
+
+    def __init__(self) -> None:
+        self.scope = trio.CancelScope(shield=True)
+        self.closing = False
+        self.failure: SessionClosedError | None = None
+        self.nursery: trio.Nursery | None = None
+        self._ready = trio.Event()
+        self._opened = trio.Event()
+        self._ended = trio.Event()
+        self._watchers: list[trio.CancelScope] = []
+
+    def handshake_done(self) -> None:
+        """The handshake is over: the library's nursery closes once its tasks end."""
+        self._opened.set()
+
+    def fail(self, error: SessionClosedError) -> None:
+        """The connection is unusable: note why and stop the library's tasks."""
+        if self.failure is None:
+            self.failure = error
+        self.scope.cancel(reason=str(error))
+
+    def cancel_when_ended(self, scope: trio.CancelScope) -> None:
+        """Cancel ``scope`` once the library's tasks have all ended (a close handshake
+        waits no longer for a peer nobody is reading from)."""
+        if self._ended.is_set():
+            scope.cancel()
+        else:
+            self._watchers.append(scope)
+
+    async def host(self) -> None:
+        """Run the library's tasks: a nursery inside :attr:`scope`, kept open until the
+        handshake is over, then until its tasks end. Started with ``start_soon``, not
+        ``start``: a shielded child of a cancelled ``start`` would never exit.
+        """
+        try:
+            with self.scope:
+                async with trio.open_nursery() as nursery:
+                    self.nursery = nursery
+                    self._ready.set()
+                    await self._opened.wait()
+        except BaseExceptionGroup as group:
+            reraise(collapse(group))
+        finally:
+            self._ended.set()
+            for scope in self._watchers:
+                scope.cancel()
+
+    async def library_nursery(self) -> trio.Nursery:
+        """The nursery for the library's tasks, once :meth:`host` has opened it."""
+        await self._ready.wait()
+        assert self.nursery is not None
+        return self.nursery
+
+
 async def run_connection(
     stream: trio.abc.Stream,
     target: Target,
     request: ConnectRequest,
-    handshake: Callable[[trio.Nursery, trio.CancelScope], Awaitable[Connection]],
+    handshake: Callable[[trio.Nursery, ConnectionTask], Awaitable[Connection]],
     handshake_error: HandshakeError,
     rejection: type[BaseException],
     *,
     task_status: trio.TaskStatus[Connection],
 ) -> None:
-    """One connection's task: the library's reader runs in a nursery of its own, shielded
-    from outside cancellation once ``handshake`` returns (so ``aclose()`` can still perform
-    the close handshake; it cancels the scope it is given). The stream is closed at the end.
+    """One connection's task: runs ``handshake`` (unshielded: outside cancellation stops
+    it at once) while the library's tasks start in a :class:`ConnectionTask`'s nursery;
+    reports the connection, then waits for those tasks to end. The stream is closed at the
+    end. A library failure after the handshake is not raised here: it closes the
+    connection, and ``send`` / ``receive`` raise it as a ``SessionClosedError`` (code 1006).
 
     Raises:
         ConnectError: the handshake failed.
-        SessionClosedError: the library failed after the handshake.
     """
-    started = False
+    task = ConnectionTask()
     failure: BaseException | None = None
+    started = False
     try:
-        with trio.CancelScope() as reader_scope:
-            async with trio.open_nursery() as nursery:
-                connection = await handshake(nursery, reader_scope)
-                reader_scope.shield = True
-                started = True
-                task_status.started(connection)
+        async with trio.open_nursery() as outer:
+            outer.start_soon(task.host, name="rtsession WebSocket library")
+            try:
+                library = await task.library_nursery()
+                connection = await handshake(library, task)
+            except BaseException:
+                task.scope.cancel(reason="handshake failed or cancelled")
+                raise
+            task.handshake_done()
+            started = True
+            task_status.started(connection)
+            if trio.current_effective_deadline() == -math.inf:
+                # The caller's start() was cancelled as the handshake completed: started()
+                # left this task in it and nobody will close the connection. Abort it.
+                task.scope.cancel(reason="connect() was cancelled")
     except BaseExceptionGroup as group:
         failure = collapse(group)
-        if isinstance(failure, (trio.Cancelled, KeyboardInterrupt, SystemExit, RTSessionError)):
+        if isinstance(failure, (trio.Cancelled, KeyboardInterrupt, SystemExit)) or (
+            not started and isinstance(failure, RTSessionError)
+        ):
             reraise(failure)
     finally:
         with trio.CancelScope(shield=True):
             await stream.aclose()
-    if failure is not None:
+    if failure is None or task.closing:
+        return
+    error = _library_failure(failure, started, target, request, handshake_error, rejection)
+    if not started:
         # Raised out here, not in the except block, so that the group (whose members may
         # quote the request's headers) does not become the error's __context__.
-        raise _library_failure(failure, started, target, request, handshake_error, rejection)
+        raise error
+    assert isinstance(error, SessionClosedError)
+    task.failure = task.failure or error

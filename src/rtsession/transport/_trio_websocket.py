@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Final, cast, final
 
@@ -12,7 +13,10 @@ from .._errors import ConnectError, SessionClosedError
 from ._base import Connection, ConnectRequest
 from ._dial import (
     CLOSE_TIMEOUT,
+    ConnectionTask,
     Target,
+    check_keepalive,
+    keepalive_error,
     open_stream,
     parse_target,
     rejection_error,
@@ -85,31 +89,57 @@ class _WatchedStream(trio.abc.Stream):
 class _TrioWebsocketConnection:
     """A :class:`Connection` over a ``trio_websocket.WebSocketConnection``."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection, reader_scope: trio.CancelScope):
+    def __init__(self, ws: trio_websocket.WebSocketConnection, task: ConnectionTask):
         self._ws = ws
-        self._reader_scope = reader_scope
+        self._task = task
+
+    def _error(self, exc: trio_websocket.ConnectionClosed) -> SessionClosedError:
+        return self._task.failure or _closed_error(exc.reason)
 
     async def send(self, frame: str | bytes) -> None:
         try:
             await self._ws.send_message(frame)
         except trio_websocket.ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise _closed_error(exc.reason) from None
+            raise self._error(exc) from None
 
     async def receive(self) -> str | bytes:
         try:
             return await self._ws.get_message()
         except trio_websocket.ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise _closed_error(exc.reason) from None
+            raise self._error(exc) from None
 
     async def aclose(self) -> None:
         # trio-websocket's aclose sends the close frame and waits for the answer; cancelled by
-        # the deadline, it closes the socket in its ``finally`` (the forced close).
-        with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
+        # the deadline, or because its reader is gone (nothing will read the answer), it
+        # closes the socket in its ``finally`` (the forced close).
+        self._task.closing = True
+        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as waiting:
+            self._task.cancel_when_ended(waiting)
             await self._ws.aclose()
-        self._reader_scope.cancel(reason="WebSocket closed")
+        self._task.scope.cancel(reason="WebSocket closed")
         await trio.lowlevel.checkpoint()
+
+
+async def _keepalive(
+    ws: trio_websocket.WebSocketConnection,
+    task: ConnectionTask,
+    interval: float,
+    pong_within: float | None,
+) -> None:
+    """Ping every ``interval`` seconds; a pong later than ``pong_within`` seconds fails the
+    connection (code 1011, ``keepalive ping timeout``). Ends when the connection closes."""
+    while True:
+        await trio.sleep(interval)
+        with trio.move_on_after(math.inf if pong_within is None else pong_within) as waiting:
+            try:
+                await ws.ping()
+            except trio_websocket.ConnectionClosed:
+                return
+        if waiting.cancelled_caught:
+            task.fail(keepalive_error())
+            return
 
 
 def _handshake_error(exc: BaseException, target: Target, request: ConnectRequest) -> ConnectError:
@@ -150,11 +180,30 @@ async def _handshake(
 class TrioWebsocketTransport:
     """The default :class:`Transport`, built on trio-websocket.
 
-    Each connection runs trio-websocket's reader task in a nursery of its own inside one task
-    of the caller's nursery. After the handshake that task is shielded from outside
-    cancellation, so the reader keeps serving the socket while ``aclose()`` performs the
-    close handshake; ``aclose()`` then cancels it. Socket reads are 64 KiB.
+    Each connection runs trio-websocket's reader task (and the keepalive) in a nursery of
+    its own inside one task of the caller's nursery, shielded from outside cancellation, so
+    the reader keeps serving the socket while ``aclose()`` performs the close handshake;
+    ``aclose()`` then cancels it. Socket reads are 64 KiB.
+
+    Keepalive: every ``ping_interval`` seconds a ping (RFC 6455 section 5.5.2); a peer that
+    does not answer within ``ping_timeout`` seconds ends the connection, and ``send`` /
+    ``receive`` raise ``SessionClosedError`` with code 1011 and reason ``keepalive ping
+    timeout``. The defaults are websockets'.
+
+    Args:
+        ping_interval: seconds between pings; ``None`` sends none.
+        ping_timeout: seconds to wait for the pong; ``None`` waits for ever.
+
+    Raises:
+        ValueError: ``ping_interval`` or ``ping_timeout`` is not positive.
     """
+
+    def __init__(
+        self, *, ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0
+    ) -> None:
+        check_keepalive(ping_interval, ping_timeout)
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
         """Open a connection; see :meth:`Transport.connect`.
@@ -171,9 +220,14 @@ class TrioWebsocketTransport:
         target = parse_target(request)
         stream = _WatchedStream(await open_stream(target, request))
 
-        async def handshake(nursery: trio.Nursery, reader_scope: trio.CancelScope) -> Connection:
+        async def handshake(nursery: trio.Nursery, task: ConnectionTask) -> Connection:
             ws = await _handshake(nursery, stream, target, request)
-            return _TrioWebsocketConnection(ws, reader_scope)
+            if self._ping_interval is not None:
+                nursery.start_soon(
+                    _keepalive, ws, task, self._ping_interval, self._ping_timeout,
+                    name="rtsession keepalive",
+                )  # fmt: skip
+            return _TrioWebsocketConnection(ws, task)
 
         await run_connection(
             stream,

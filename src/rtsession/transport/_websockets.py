@@ -10,7 +10,10 @@ from .._errors import ConnectError, SessionClosedError
 from ._base import Connection, ConnectRequest
 from ._dial import (
     CLOSE_TIMEOUT,
+    ConnectionTask,
     Target,
+    check_keepalive,
+    keepalive_error,
     open_stream,
     parse_target,
     rejection_error,
@@ -59,11 +62,14 @@ def _closed_error(exc: ConnectionClosed) -> SessionClosedError:
         return SessionClosedError(
             "the WebSocket connection is closed: 1006 ABNORMAL_CLOSURE", code=1006
         )
+    if close is sent and close.code == 1011 and close.reason == "keepalive ping timeout":
+        return keepalive_error()
     detail = f" ({close.reason})" if close.reason else ""
     return SessionClosedError(
         f"the WebSocket connection is closed: {close.code} {_close_name(close.code)}{detail}",
         code=close.code,
         reason=close.reason,
+        closed_by="server" if close is rcvd else "client",
     )
 
 
@@ -71,9 +77,9 @@ def _closed_error(exc: ConnectionClosed) -> SessionClosedError:
 class _WebsocketsConnection:
     """A :class:`Connection` over a ``websockets.trio`` client connection."""
 
-    def __init__(self, ws: ClientConnection, reader_scope: trio.CancelScope) -> None:
+    def __init__(self, ws: ClientConnection, task: ConnectionTask) -> None:
         self._ws = ws
-        self._reader_scope = reader_scope
+        self._task = task
         self._closed = False
 
     def _after_close(self) -> SessionClosedError:
@@ -98,7 +104,7 @@ class _WebsocketsConnection:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise _closed_error(exc) from None
+            raise self._task.failure or _closed_error(exc) from None
 
     async def receive(self) -> str | bytes:
         from websockets.exceptions import ConnectionClosed
@@ -110,15 +116,17 @@ class _WebsocketsConnection:
             return await self._ws.recv()
         except ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise _closed_error(exc) from None
+            raise self._task.failure or _closed_error(exc) from None
 
     async def aclose(self) -> None:
         self._closed = True
+        self._task.closing = True
         # websockets' aclose sends the close frame and waits for the server's (bounded by its
         # own close_timeout, the same CLOSE_TIMEOUT), then closes the socket.
-        with trio.move_on_after(CLOSE_TIMEOUT, shield=True):
+        with trio.move_on_after(CLOSE_TIMEOUT, shield=True) as waiting:
+            self._task.cancel_when_ended(waiting)
             await self._ws.aclose()
-        self._reader_scope.cancel(reason="WebSocket closed")
+        self._task.scope.cancel(reason="WebSocket closed")
         await trio.lowlevel.checkpoint()
 
 
@@ -152,19 +160,31 @@ class WebsocketsTrioTransport:
     Behaves like :class:`TrioWebsocketTransport`: the same errors (``ConnectError`` with
     ``status_code`` for a rejected handshake, ``SessionClosedError`` with the close code and
     reason), the same bounded close (``aclose()`` waits at most ``CLOSE_TIMEOUT`` seconds
-    for the server's close frame), no permessage-deflate, no automatic pings and no
-    ``User-Agent`` header. The reader task runs in a nursery of its own inside one task of
-    the caller's nursery, shielded after the handshake until ``aclose()`` cancels it. It
+    for the server's close frame), the same keepalive (websockets' own: a peer that misses
+    a pong ends the connection with code 1011, ``keepalive ping timeout``), no
+    permessage-deflate and no ``User-Agent`` header. The reader task runs in a nursery of
+    its own inside one task of the caller's nursery, shielded until ``aclose()`` cancels
+    it. It
     buffers up to 16 received messages ahead of ``receive``. ``max_message_size`` counts
     bytes of the payload (UTF-8 for text frames), where trio-websocket counts characters.
+
+    Args:
+        ping_interval: seconds between pings; ``None`` sends none.
+        ping_timeout: seconds to wait for the pong; ``None`` waits for ever.
 
     Raises:
         ModuleNotFoundError: websockets >= 17 is not installed
             (``pip install 'rtsession[websockets]'``).
+        ValueError: ``ping_interval`` or ``ping_timeout`` is not positive.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0
+    ) -> None:
+        check_keepalive(ping_interval, ping_timeout)
         _require_websockets()
+        self._ping_interval = ping_interval
+        self._ping_timeout = ping_timeout
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
         """Open a connection; see :meth:`Transport.connect`.
@@ -194,19 +214,20 @@ class WebsocketsTrioTransport:
         )
         stream = await open_stream(target, request)
 
-        async def handshake(nursery: trio.Nursery, reader_scope: trio.CancelScope) -> Connection:
+        async def handshake(nursery: trio.Nursery, task: ConnectionTask) -> Connection:
             protocol = ClientProtocol(uri, max_size=request.max_message_size)
             ws = ClientConnection(
                 nursery,
                 stream,
                 protocol,
-                ping_interval=None,
-                ping_timeout=None,
+                ping_interval=self._ping_interval,
+                ping_timeout=self._ping_timeout,
                 close_timeout=CLOSE_TIMEOUT,
                 max_queue=_MAX_QUEUE,
             )
             await ws.handshake(list(request.headers), user_agent_header=None)
-            return _WebsocketsConnection(ws, reader_scope)
+            ws.start_keepalive()  # what websockets' connect() does after the handshake
+            return _WebsocketsConnection(ws, task)
 
         await run_connection(
             stream,
