@@ -282,7 +282,8 @@ async def test_a_cancelled_response_cancels_its_tools_and_answers_them(
 
 
 async def test_the_provider_can_cancel_a_call(nursery: trio.Nursery) -> None:
-    """Gemini's ``toolCallCancellation``, through the Gemini codec on both sides."""
+    """Gemini's ``toolCallCancellation``, through the Gemini codec on both sides: the
+    cancelled call gets no answer (the service no longer knows it), the other one does."""
     busy = trio.Event()
 
     async def wait_forever() -> str:
@@ -305,10 +306,9 @@ async def test_the_provider_can_cancel_a_call(nursery: trio.Nursery) -> None:
             completed = await app.receive_of(ToolInvocationCompleted)
             assert (completed.call_id, completed.outcome) == ("slow", "cancelled")
             await fake.receive_of(m.ConversationItemCreate)
-            await fake.receive_of(m.ConversationItemCreate)
             await trio.testing.wait_all_tasks_blocked()
     # Gemini carries a function response as an object: plain text comes back wrapped
-    assert outputs(fake) == {"slow": CANCELLED, "fast": '{"output":"done"}'}
+    assert outputs(fake) == {"fast": '{"output":"done"}'}
     assert "create" not in kinds(fake)
 
 

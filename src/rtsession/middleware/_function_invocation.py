@@ -85,10 +85,13 @@ class FunctionInvocation:
     calls, or when the turn's round trips are used up.
 
     **Cancellation.** When the response ends ``cancelled`` (barge-in, ``ResponseCancel``) its
-    calls still running are cancelled; a ``ToolCallCancellation`` (Gemini) cancels the calls it
-    names. Cancelled calls are answered ``{"error": "The call was cancelled."}``, so no call is
-    ever left unanswered. A sync tool's thread cannot be stopped: it is abandoned and its
-    result discarded.
+    calls still running are cancelled and answered ``{"error": "The call was cancelled."}``, so
+    no call is ever left unanswered. A ``ToolCallCancellation`` (Gemini's, or the session's
+    when it moved to a connection that does not know the call) cancels the calls it names and
+    they get no answer: the provider no longer knows them, and an answer would be refused.
+    Either way the app sees ``ToolInvocationCompleted`` with outcome ``"cancelled"``. A tool's
+    side effects are not undone: a call cancelled after its tool ran has still run. A sync
+    tool's thread cannot be stopped: it is abandoned and its result discarded.
 
     **Round trips per turn.** A round trip is one ``ResponseCreate`` the stage sends after
     answering calls. A user turn starts with ``InputAudioBufferSpeechStarted`` or
@@ -216,6 +219,7 @@ class _Call:
     scope: trio.CancelScope = attrs.Factory(trio.CancelScope)
     output: str | None = None
     answered: bool = False
+    void: bool = False  # the provider cancelled it: it must get no answer
 
 
 @attrs.define(eq=False)
@@ -364,6 +368,7 @@ class _Invocations(Relay):
             call = self._pending.get(call_id)
             if call is not None:
                 self._responses[call.response_id].go_on = False
+                call.void = True
                 self._cancel(call, "the provider cancelled the call")
                 await self._flush_if_answered(call.response_id)
 
@@ -404,7 +409,7 @@ class _Invocations(Relay):
             return
         del self._responses[response_id]
         for call in response.calls:
-            if call.output is not None:
+            if call.output is not None and not call.void:
                 output = FunctionCallOutputItem(call_id=call.call_id, output=call.output)
                 await self.link.to_provider(ConversationItemCreate(item=output))
         if response.go_on:
