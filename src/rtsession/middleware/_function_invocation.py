@@ -23,6 +23,7 @@ from ..messages import (
     MessageItem,
     Response,
     ResponseCreate,
+    ResponseCreated,
     ResponseDone,
     ResponseOutputItemDone,
     ServerMessage,
@@ -30,7 +31,7 @@ from ..messages import (
     SessionUpdate,
     ToolCallCancellation,
 )
-from ..session import StageChannels, StageContext
+from ..session import OpenResponses, StageChannels, StageContext
 from ._gate import ResponseGate
 from ._stage_kit import Link, Relay, run_chain, run_relay
 from ._tools import (
@@ -240,6 +241,7 @@ class _Invocations(Relay):
         self._settings = settings
         self._limiter = trio.CapacityLimiter(settings.max_concurrency or math.inf)
         self._responses: dict[str, _Response] = {}
+        self._open = OpenResponses()
         self._pending: dict[str, _Call] = {}  # by call_id, until answered
         self._round_trips = 0
         self._advertised = False
@@ -255,7 +257,9 @@ class _Invocations(Relay):
                 tools = self._settings.function_tools
                 await self.link.to_provider(SessionUpdate(session=SessionOptions(tools=tools)))
         await self.link.to_provider(message)
-        if isinstance(message, ConversationItemCreate):
+        if isinstance(message, ResponseCreate) and message.conversation == "none":
+            self._open.requested_out_of_band()
+        elif isinstance(message, ConversationItemCreate):
             item = message.item
             if isinstance(item, MessageItem) and item.role == "user":
                 self._round_trips = 0
@@ -285,7 +289,12 @@ class _Invocations(Relay):
         if isinstance(message, ResponseOutputItemDone):
             if isinstance(message.item, FunctionCallItem):
                 await self._take(message.response_id, message.item)
+        elif isinstance(message, ResponseCreated):
+            for superseded in self._open.created(message.response.id):
+                # Its ResponseDone was lost: answer its calls, do not go on after them.
+                await self._response_done(Response(id=superseded, status="incomplete"))
         elif isinstance(message, ResponseDone):
+            self._open.done(message.response.id)
             await self._response_done(message.response)
         elif isinstance(message, ToolCallCancellation):
             await self._cancel_calls(message.call_ids)

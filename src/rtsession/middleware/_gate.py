@@ -5,9 +5,11 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+from functools import partial
 from typing import Final, final
 
 import attrs
+import trio
 
 from ..messages import (
     ClientMessage,
@@ -17,7 +19,7 @@ from ..messages import (
     ResponseDone,
     ServerMessage,
 )
-from ..session import StageChannels, StageContext
+from ..session import OpenResponses, StageChannels, StageContext
 from ._stage_kit import Link, Relay, run_relay
 
 __all__ = ["ACTIVE_RESPONSE_ERROR", "ResponseGate"]
@@ -38,46 +40,75 @@ class ResponseGate:
 
     Policy:
 
-    - **Active** means a ``ResponseCreated`` has arrived and its ``ResponseDone`` has not,
-      whoever asked for it (the app, a stage, or server VAD with ``create_response``), or a
+    - **Active** means a response is open by the rule of
+      :class:`~rtsession.session.OpenResponses` (from its ``ResponseCreated`` to its
+      ``ResponseDone``, or until the next conversation response supersedes it), whoever asked
+      for it (the app, a stage, or server VAD with ``create_response``), or a
       ``ResponseCreate`` the gate sent has not been answered yet.
     - A ``ResponseCreate`` arriving while a response is active is held, and sent once none
-      is (after the ``ResponseDone``). Held requests go out first in, first out, one response
-      each; each waits for the previous one's ``ResponseDone``.
+      is. Held requests go out first in, first out, one response each; each waits for the
+      previous one to end.
     - If the server still rejects a request the gate sent with
       ``conversation_already_has_active_response`` (server VAD started a response while the
       request was on the wire), the gate puts it back at the head of the queue and does not
-      pass the error on: it is retried after that response's ``ResponseDone``. To match
-      errors to requests, the gate gives each request without a ``message_id`` one
-      (``gate-<n>``; OpenAI echoes it as ``Error.client_message_id``). Any other error
-      about a request it sent releases the gate and is passed on.
+      pass the error on: it is retried after that response ends. To match errors to
+      requests, the gate gives each request without a ``message_id`` one (``gate-<n>``;
+      OpenAI echoes it as ``Error.client_message_id``). Any other error about a request it
+      sent releases the gate and is passed on.
     - Out-of-band requests (``conversation="none"``) are never held: OpenAI runs them beside
-      the conversation's response. Their responses do count as active, though (the gate
-      cannot tell their ``ResponseCreated`` from another's), so held requests also wait for
-      them.
+      the conversation's response. Their responses do count as active (held requests wait
+      for them too).
+    - **Never for ever.** A response whose ``ResponseDone`` was lost ends when the next
+      conversation response starts (superseded), when the session moves to a new
+      connection (it then delivers a ``ResponseDone``), or, while requests are held, after
+      ``stale_after`` seconds without any server message. Each response released without
+      its ``ResponseDone`` is counted in ``Session.statistics().released_responses`` and
+      logged as a warning.
     - Held requests are dropped when the session closes.
 
     Everything else passes unchanged. ``FunctionInvocation`` includes a gate by default.
+
+    Args:
+        stale_after: seconds of server silence after which held requests stop waiting for
+            an active response; ``None`` waits for its end however long it takes.
+
+    Raises:
+        ValueError: ``stale_after`` is not positive.
     """
 
+    def __init__(self, *, stale_after: float | None = 60.0) -> None:
+        if stale_after is not None and not stale_after > 0:
+            raise ValueError(f"stale_after must be positive or None, not {stale_after}")
+        self._stale_after = stale_after
+
     async def run(self, context: StageContext, channels: StageChannels) -> None:
-        """Gate ``ResponseCreate`` until both inputs have ended."""
-        await run_relay(_Gate, context, channels)
+        """Gate ``ResponseCreate`` until both inputs have ended.
+
+        Cancellation: held requests are dropped.
+        """
+        await run_relay(partial(_Gate, self._stale_after), context, channels)
 
 
 class _Gate(Relay):
     """One session's gate state."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, stale_after: float | None, link: Link) -> None:
         super().__init__(link)
+        self._stale_after = stale_after
         self._held: collections.deque[ResponseCreate] = collections.deque()
-        self._active: set[str | None] = set()  # ids of responses created and not done
-        self._sent: ResponseCreate | None = None  # the last request sent, until a ResponseDone
+        self._open = OpenResponses()
+        self._sent: ResponseCreate | None = None  # the last request sent, until its end
         self._awaiting = False  # the last request sent has no ResponseCreated yet
+        self._quiet_since = trio.current_time()
+        self._watching = False
         self._ids = itertools.count(1)
 
     async def client_message(self, message: ClientMessage) -> None:
-        if not isinstance(message, ResponseCreate) or message.conversation == "none":
+        if not isinstance(message, ResponseCreate):
+            await self.link.to_provider(message)
+            return
+        if message.conversation == "none":
+            self._open.requested_out_of_band()
             await self.link.to_provider(message)
             return
         if message.message_id is None:
@@ -86,11 +117,12 @@ class _Gate(Relay):
         await self._release()
 
     async def server_message(self, message: ServerMessage) -> None:
+        self._quiet_since = trio.current_time()
         if isinstance(message, ResponseCreated):
-            self._active.add(message.response.id)
+            self._released(self._open.created(message.response.id), "superseded by the next")
             self._awaiting = False
         elif isinstance(message, ResponseDone):
-            self._active.discard(message.response.id)
+            self._open.done(message.response.id)
             self._sent = None
         elif (
             isinstance(message, Error)
@@ -108,11 +140,44 @@ class _Gate(Relay):
         await self._release()
         await self.link.to_app(message)
 
+    def _released(self, ids: tuple[str | None, ...], why: str) -> None:
+        if not ids:
+            return
+        _logger.warning(
+            "response(s) %s ended without response.done (%s); the gate goes on",
+            ", ".join(str(id) for id in ids),
+            why,
+        )
+        self.link.context.count_released_responses(len(ids))
+
     async def _release(self) -> None:
         """Send the next held request if no response is active (check and send are one step:
         no await between them, so the two directions cannot both send)."""
-        if not self._held or self._active or self._awaiting:
+        if not self._held:
+            return
+        if self._open or self._awaiting:
+            if self._stale_after is not None and not self._watching:
+                self._watching = True
+                self.link.nursery.start_soon(self._watch, self._stale_after)
             return
         self._sent = self._held.popleft()
         self._awaiting = True
         await self.link.to_provider(self._sent)
+
+    async def _watch(self, stale_after: float) -> None:
+        """While requests are held behind an active response: once the server has been
+        silent for ``stale_after`` seconds, stop waiting for that response."""
+        try:
+            while self._held and (self._open or self._awaiting):
+                deadline = self._quiet_since + stale_after
+                if trio.current_time() < deadline:
+                    await trio.sleep_until(deadline)
+                    continue
+                released = self._open.release_all()
+                if self._awaiting:
+                    released += (None if self._sent is None else self._sent.message_id,)
+                self._released(released, f"no server message for {stale_after:g} s")
+                self._awaiting, self._sent = False, None
+                await self._release()
+        finally:
+            self._watching = False

@@ -46,7 +46,7 @@ from ..messages import (
     Usage,
     UsageMetadata,
 )
-from ..session import StageChannels, StageContext
+from ..session import OpenResponses, StageChannels, StageContext
 from ._stage_kit import observe
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ _TOKEN_BUCKETS: Final = (
 
 _SESSION_CLOSED: Final = "session_closed"
 """``error.type`` of a response or tool call still open when the session ends."""
+_SUPERSEDED: Final = "response_done_lost"
+"""``error.type`` of a response whose ``ResponseDone`` never came: the next conversation
+response started (``rtsession.session.OpenResponses``)."""
 
 _INSTALL_HINT: Final = "pip install 'rtsession[otel]'"
 
@@ -281,6 +284,7 @@ class _SessionTelemetry:
         self._requested: _Stamp | None = None  # a ResponseCreate not yet answered
         self._speech_stopped: float | None = None
         self._responses: dict[str | None, _OpenResponse] = {}
+        self._open = OpenResponses()
         self._tools: dict[str, _OpenTool] = {}
         self._server_handlers: dict[type[ServerMessage], Callable[[ServerMessage], None]] = {
             ResponseOutputAudioDelta: self._audio_delta,
@@ -300,6 +304,8 @@ class _SessionTelemetry:
 
     def on_client(self, message: ClientMessage) -> None:
         if isinstance(message, ResponseCreate):
+            if message.conversation == "none":
+                self._open.requested_out_of_band()
             if self._requested is None:
                 self._requested = _Stamp.now()
             if self._content is not None:
@@ -320,17 +326,25 @@ class _SessionTelemetry:
         for open_tool in self._tools.values():
             self._finish_tool(open_tool, error=_SESSION_CLOSED)
         self._tools.clear()
+        self._abandon(tuple(self._responses), _SESSION_CLOSED, "the session ended")
+
+    def _abandon(self, ids: tuple[str | None, ...], error: str, why: str) -> None:
+        """End the spans of responses whose ``ResponseDone`` will not come, as failed."""
         now = _Stamp.now()
-        for open_response in self._responses.values():
-            self._record_duration(open_response, now, _SESSION_CLOSED)
-            _fail(open_response.span, _SESSION_CLOSED, "the session ended during the response")
+        for id in ids:
+            open_response = self._responses.pop(id, None)
+            if open_response is None:
+                continue
+            self._record_duration(open_response, now, error)
+            _fail(open_response.span, error, f"{why} during the response")
             open_response.span.end(end_time=now.wall_ns)
-        self._responses.clear()
 
     # --- responses -----------------------------------------------------------------------
 
     def _response_created(self, message: ServerMessage) -> None:
         assert isinstance(message, ResponseCreated)
+        superseded = self._open.created(message.response.id)
+        self._abandon(superseded, _SUPERSEDED, "the next response started")
         self._responses[message.response.id] = self._open_response()
 
     def _open_response(self) -> _OpenResponse:
@@ -381,6 +395,7 @@ class _SessionTelemetry:
     def _response_done(self, message: ServerMessage) -> None:
         assert isinstance(message, ResponseDone)
         response = message.response
+        self._open.done(response.id)
         open_response = self._responses.pop(response.id, None) or self._open_response()
         now = _Stamp.now()
         span = open_response.span

@@ -6,6 +6,7 @@ the provider end's states and guarantees, and error handling.
 """
 
 from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
+from ._responses import OpenResponses as OpenResponses
 from ._send_channel import SessionSendChannel as SessionSendChannel
 from ._session import (
     FLUSH_TIMEOUT as FLUSH_TIMEOUT,

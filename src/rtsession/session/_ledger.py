@@ -35,6 +35,7 @@ from ..messages import (
     Reconnected,
     ReconnectReason,
     Response,
+    ResponseCreate,
     ResponseCreated,
     ResponseDone,
     ResponseOutputItemDone,
@@ -49,6 +50,7 @@ from ..messages import (
     merge_options,
 )
 from ..wire import Codec, Frame
+from ._responses import OpenResponses
 
 __all__ = ["Cutover", "Leg", "LegState", "Ledger", "Resume", "no_connection"]
 
@@ -164,7 +166,7 @@ class Ledger:
         self.resume = resume
         self.switching = switching
         self.options: SessionOptions | None = None
-        self.responses: set[str] = set()
+        self.responses = OpenResponses()
         self.calls: set[str] = set()
         self.void_calls: set[str] = set()
         self.ended: SessionClosedError | None = None
@@ -181,7 +183,9 @@ class Ledger:
         asking for resumption handles, or ``None`` when it must not be sent (the output of a
         call a switch cancelled: the current connection does not know it)."""
         leg = self.current
-        if isinstance(message, SessionUpdate):
+        if isinstance(message, ResponseCreate) and message.conversation == "none":
+            self.responses.requested_out_of_band()
+        elif isinstance(message, SessionUpdate):
             self.options = (
                 message.session
                 if self.options is None
@@ -230,10 +234,10 @@ class Ledger:
         if isinstance(message, GoAway):
             leg.go_away = message
             self.changed = True
-        elif isinstance(message, ResponseCreated) and message.response.id is not None:
-            self.responses.add(message.response.id)
-        elif isinstance(message, ResponseDone) and message.response.id is not None:
-            self.responses.discard(message.response.id)
+        elif isinstance(message, ResponseCreated):
+            self.responses.created(message.response.id)
+        elif isinstance(message, ResponseDone):
+            self.responses.done(message.response.id)
             self.changed = True
         elif isinstance(message, ResponseOutputItemDone) and isinstance(
             message.item, FunctionCallItem
@@ -342,9 +346,8 @@ class Ledger:
             details = ResponseStatusDetails(type="cancelled", reason="reconnected")
             close_out += [
                 ResponseDone(response=Response(id=id, status="cancelled", status_details=details))
-                for id in sorted(self.responses)
+                for id in sorted(self.responses.release_all(), key=str)
             ]
-            self.responses.clear()
         setup = self._setup(new, handle)
         restored = handle is not None
 

@@ -58,6 +58,11 @@ class StageContext:
         """The model the session connected to, e.g. ``"gpt-realtime"``."""
         return self._state.provider.model
 
+    def count_released_responses(self, count: int) -> None:
+        """Count responses a stage stopped waiting for without their ``ResponseDone``
+        (``Session.statistics().released_responses``)."""
+        self._state.released_responses += count
+
 
 class Stage(Protocol):
     """A middleware stage: one task of the session between the app and the provider.
