@@ -310,3 +310,55 @@ async def test_a_refused_new_connection_then_the_old_ones_end_raises(
     assert app.error.code == 1001
     assert s.statistics().connections == 1
     assert len(server.links) == 1
+
+
+async def test_repeated_go_aways_with_tools_and_streaming_audio_lose_no_audio(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """40 s of 20 ms audio while the server, nine times, gives a handle, calls a slow tool,
+    says goAway and drops the connection a second later, before the tool answers: each
+    switch is forced and the call is newer than the handle. Every chunk reaches a
+    connection (the unfixed end sent the tool's answer to the new connection, which closed
+    it, and left most chunks nowhere), the session never dies, and each goAway gives one
+    Reconnected."""
+    server = GeminiScript()
+
+    async def lookup(city: str) -> str:
+        """Look a city up."""
+        await trio.sleep(1.5)
+        return city
+
+    async def misbehave() -> None:
+        for round_ in range(9):
+            await trio.sleep(3)
+            link = server.links[-1]
+            link.update()
+            link.tool_call(f"call-{round_}", name="lookup", city="Oslo")
+            link.go_away(1_000)
+            await trio.sleep(1)
+            link.close(1001)
+
+    async with (
+        open_session(
+            vertex(),
+            m.SessionOptions(),
+            transport=server,
+            resumption=True,
+            middleware=[FunctionInvocation([lookup])],
+        ) as s,
+        trio.open_nursery() as nursery,
+    ):
+        app = App(s)
+        nursery.start_soon(app.run)
+        nursery.start_soon(misbehave)
+        for i in range(2000):
+            await s.send(m.InputAudioBufferAppend(audio=marker(i)))
+            await trio.sleep(0.02)
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    reached = {chunk for link in server.links for chunk in link.audio()}
+    assert reached == set(range(2000))
+    assert app.error is None
+    assert len(app.of(m.Reconnected)) == 9
+    assert len(app.of(m.ToolCallCancellation)) == 9
+    assert not any(tool_responses(link) for link in server.links)
