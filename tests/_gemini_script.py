@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import struct
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -24,7 +25,7 @@ import trio
 
 from rtsession import ConnectError, SessionClosedError, messages as m
 from rtsession.providers import GeminiLive, VertexGeminiLive
-from rtsession.session import Session
+from rtsession.session import Session, open_session
 from rtsession.transport import ConnectRequest
 
 RATE = 16000
@@ -259,3 +260,29 @@ class App:
 async def stream(session: Session, start: int, stop: int) -> None:
     for i in range(start, stop):
         await session.send(m.InputAudioBufferAppend(audio=marker(i)))
+
+
+@contextlib.asynccontextmanager
+async def switching(
+    server: GeminiScript,
+    options: m.SessionOptions | None = None,
+    *,
+    provider: GeminiLive | VertexGeminiLive | None = None,
+    **session_options: Any,
+) -> AsyncIterator[tuple[Session, App]]:
+    """A session with ``resumption=True`` on ``server`` (Vertex flavour unless
+    ``provider``), and an :class:`App` reading it in the background until the block ends."""
+    async with (
+        open_session(
+            provider or vertex(),
+            options or m.SessionOptions(),
+            transport=server,
+            resumption=True,
+            **session_options,
+        ) as session,
+        trio.open_nursery() as nursery,
+    ):
+        app = App(session)
+        nursery.start_soon(app.run)
+        yield session, app
+        nursery.cancel_scope.cancel()

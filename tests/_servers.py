@@ -143,47 +143,17 @@ async def serve_realtime(
     return server
 
 
-@attrs.define(eq=False)
-class SilentServer:
-    """Completes the WebSocket handshake, then reads and never answers anything: no close
-    frame back and the TCP connection left open, a server that never answers the close.
-
-    Attributes:
-        port: the port it listens on.
-        events: the wsproto events the client sent after the handshake.
-    """
-
-    port: int = 0
-    _events_in: trio.MemorySendChannel[Any] = attrs.field(init=False)
-    events: trio.MemoryReceiveChannel[Any] = attrs.field(init=False)
-
-    def __attrs_post_init__(self) -> None:
-        self._events_in, self.events = trio.open_memory_channel(float("inf"))
-
-    async def handle(self, stream: trio.SocketStream) -> None:
-        ws = WSConnection(ConnectionType.SERVER)
-        async with stream:
-            async for data in stream:
-                ws.receive_data(bytes(data))
-                for event in ws.events():
-                    if isinstance(event, Request):
-                        await stream.send_all(ws.send(AcceptConnection()))
-                        await stream.send_all(ws.send(Message(data=json.dumps(SESSION_CREATED))))
-                    else:
-                        self._events_in.send_nowait(event)
-
-    @property
-    def http_url(self) -> str:
-        return f"http://{HOST}:{self.port}/v1"
+async def serve_silent(nursery: trio.Nursery) -> WireServer:
+    """Completes the WebSocket handshake and greets, then reads and never answers anything:
+    no pong, no close frame back, the TCP connection left open (a server that never answers
+    the close). ``events`` has what the client sent after the handshake."""
+    return await serve_wire(nursery, silent)
 
 
-async def serve_silent(nursery: trio.Nursery) -> SilentServer:
-    server = SilentServer()
-    listeners: list[trio.SocketListener] = await nursery.start(
-        partial(trio.serve_tcp, server.handle, 0, host=HOST)
-    )
-    server.port = listeners[0].socket.getsockname()[1]
-    return server
+async def silent(link: WireLink) -> None:
+    """Reads everything, answers nothing."""
+    while await link.next_event() is not None:
+        pass
 
 
 async def serve_raw(

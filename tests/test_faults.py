@@ -23,7 +23,7 @@ import trio
 import trio.testing
 from wsproto.events import CloseConnection, Message, Ping
 
-from _servers import WireLink, serve_wire
+from _servers import WireLink, serve_wire, silent
 from rtsession import OpenAIRealtime, SessionClosedError, messages as m, open_session
 from rtsession.session import CloseReason
 from rtsession.testing import AppInbox
@@ -69,12 +69,6 @@ def fault_close(code: int, reason: str) -> Callable[[WireLink], Any]:
         await link.next_event()  # the client's answer
 
     return close
-
-
-async def fault_silent(link: WireLink) -> None:
-    """Reads everything, answers nothing: no pong, no close frame."""
-    while await link.next_event() is not None:
-        pass
 
 
 async def fault_ping_during_close(link: WireLink) -> None:
@@ -129,7 +123,7 @@ async def test_an_abnormal_end_is_raised_with_its_code(
 async def test_a_silent_peer_ends_the_session_by_keepalive(
     nursery: trio.Nursery, make_transport: MakeTransport, lazy_clock: trio.testing.MockClock
 ) -> None:
-    server = await serve_wire(nursery, fault_silent)
+    server = await serve_wire(nursery, silent)
     started = trio.current_time()
     with trio.fail_after(120):
         inbox, sending = await run_until_end(
@@ -168,7 +162,7 @@ async def test_pings_answered_keep_a_quiet_session_open(
 async def test_pings_can_be_turned_off(
     nursery: trio.Nursery, make_transport: MakeTransport, lazy_clock: trio.testing.MockClock
 ) -> None:
-    server = await serve_wire(nursery, fault_silent)
+    server = await serve_wire(nursery, silent)
     async with open_session(
         provider(server.port), transport=make_transport(ping_interval=None)
     ) as session:

@@ -11,11 +11,29 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from _gemini_script import App, GeminiScript, Link, marker, vertex
+from _gemini_script import App, GeminiScript, Link, marker, switching, vertex
 from rtsession import SessionClosedError, messages as m
 from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
 from rtsession.session import FLUSH_TIMEOUT, open_session
 from rtsession.transport import CLOSE_TIMEOUT
+
+
+async def forced_switch_after_call(
+    server: GeminiScript, app: App, name: str = "get_weather", *, covered: bool = False
+) -> None:
+    """The first connection calls ``name`` (after a handle, or before the latest one when
+    ``covered``), says goAway and drops out a second later: a forced switch."""
+    first = server.links[0]
+    await app.until(m.SessionResumptionUpdate)
+    first.tool_call("call-1", name=name, city="Oslo")
+    await app.until(m.ResponseOutputItemDone)
+    if covered:
+        first.update()
+        await app.until(m.SessionResumptionUpdate, 2)
+    first.go_away(1_000)
+    await trio.sleep(1)
+    first.close()
+    await app.until(m.Reconnected)
 
 
 def tool_responses(link: Link) -> list[str]:
@@ -43,32 +61,13 @@ async def test_a_call_the_new_connection_does_not_know_is_cancelled_not_answered
         await release.wait()
         return "rain"
 
-    async with (
-        open_session(
-            vertex(),
-            m.SessionOptions(),
-            transport=server,
-            resumption=True,
-            middleware=[FunctionInvocation([slow_weather])],
-        ) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
-        first = server.links[0]
-        await app.until(m.SessionResumptionUpdate)
-        first.tool_call("call-1", name="slow_weather", city="Oslo")
-        await app.until(m.ResponseOutputItemDone)
-        first.go_away(1_000)
-        await trio.sleep(1)
-        first.close()  # the server's deadline: the switch cannot be seamless
-        await app.until(m.Reconnected)
+    async with switching(server, middleware=[FunctionInvocation([slow_weather])]) as (s, app):
+        await forced_switch_after_call(server, app, "slow_weather")
         release.set()
         await app.until(ToolInvocationCompleted)
         done = len(app.of(m.ResponseDone))
         await s.send(m.ResponseCreate())  # the session is alive on the new connection
         await app.until(m.ResponseDone, done + 1)
-        nursery.cancel_scope.cancel()
     assert tool_responses(server.links[1]) == []
     (cancellation,) = app.of(m.ToolCallCancellation)
     assert cancellation.call_ids == ("call-1",)
@@ -88,32 +87,11 @@ async def test_a_call_the_handle_covers_is_answered_on_the_new_connection(
         await release.wait()
         return "rain"
 
-    async with (
-        open_session(
-            vertex(),
-            m.SessionOptions(),
-            transport=server,
-            resumption=True,
-            middleware=[FunctionInvocation([slow_weather])],
-        ) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
-        first = server.links[0]
-        await app.until(m.SessionResumptionUpdate)
-        first.tool_call("call-1", name="slow_weather", city="Oslo")
-        await app.until(m.ResponseOutputItemDone)
-        first.update()  # this handle covers the call
-        await app.until(m.SessionResumptionUpdate, 2)
-        first.go_away(1_000)
-        await trio.sleep(1)
-        first.close()
-        await app.until(m.Reconnected)
+    async with switching(server, middleware=[FunctionInvocation([slow_weather])]) as (_s, app):
+        await forced_switch_after_call(server, app, "slow_weather", covered=True)
         release.set()
         await app.until(ToolInvocationCompleted)
         await trio.testing.wait_all_tasks_blocked()
-        nursery.cancel_scope.cancel()
     assert tool_responses(server.links[1]) == ["call-1"]
     assert not app.of(m.ToolCallCancellation)
     assert app.of(ToolInvocationCompleted)[0].outcome == "succeeded"
@@ -125,26 +103,13 @@ async def test_an_app_answer_to_a_cancelled_call_is_dropped_and_counted(
     """The app answers a call itself, after the switch cancelled it: the answer never
     reaches the new connection."""
     server = GeminiScript()
-    async with (
-        open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
-        first = server.links[0]
-        await app.until(m.SessionResumptionUpdate)
-        first.tool_call("call-1", city="Oslo")
-        await app.until(m.ResponseOutputItemDone)
-        first.go_away(1_000)
-        await trio.sleep(1)
-        first.close()
-        await app.until(m.Reconnected)
+    async with switching(server) as (s, app):
+        await forced_switch_after_call(server, app)
         output = m.FunctionCallOutputItem(call_id="call-1", output='"rain"')
         await s.send(m.ConversationItemCreate(item=output))
         done = len(app.of(m.ResponseDone))
         await s.send(m.ResponseCreate())
         await app.until(m.ResponseDone, done + 1)
-        nursery.cancel_scope.cancel()
     assert tool_responses(server.links[1]) == []
     assert s.statistics().dropped_client_messages == 1
     assert app.of(m.ToolCallCancellation)[0].call_ids == ("call-1",)
@@ -187,12 +152,7 @@ async def test_sends_block_during_a_switch(autojump_clock: trio.abc.Clock) -> No
     (bounded channels), instead of piling up in memory."""
     server = GeminiScript(setup_delay=8)
     accepted: list[float] = []
-    async with (
-        open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server) as (s, app):
         await app.until(m.SessionResumptionUpdate)
 
         async def produce() -> None:
@@ -204,10 +164,11 @@ async def test_sends_block_during_a_switch(autojump_clock: trio.abc.Clock) -> No
                 await trio.sleep(0.02)  # a 20 ms microphone
 
         server.links[0].go_away(20_000)
-        nursery.start_soon(produce)
-        await app.until(m.Reconnected)
-        switched = trio.current_time()
-        nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(produce)
+            await app.until(m.Reconnected)
+            switched = trio.current_time()
+            nursery.cancel_scope.cancel()
     during = [t for t in accepted if switched - 8 < t < switched]
     assert len(during) <= 3  # a 20 ms mic would have offered 400
     assert s.statistics().connections == 2
@@ -222,18 +183,12 @@ async def test_every_option_in_force_reaches_the_new_connection(
         instructions="Be brief.",
         gemini=m.GeminiSessionOptions(temperature=0.3, context_window_compression=compression),
     )
-    async with (
-        open_session(vertex(), options, transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server, options) as (s, app):
         await app.until(m.SessionResumptionUpdate)
         await s.update(m.SessionOptions(gemini=m.GeminiSessionOptions(google_search=True)))
         await trio.testing.wait_all_tasks_blocked()
         server.links[0].go_away(5_000)
         await app.until(m.Reconnected)
-        nursery.cancel_scope.cancel()
     setup = server.links[1].frames[0]["setup"]
     assert setup["generationConfig"]["temperature"] == 0.3
     assert setup["contextWindowCompression"] == {
@@ -272,12 +227,7 @@ async def test_a_go_away_during_a_switch_is_followed_by_another_switch(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     server = GeminiScript()
-    async with (
-        open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server) as (s, app):
         await app.until(m.SessionResumptionUpdate)
         server.links[0].go_away(5_000)
         await app.until(m.Reconnected)
@@ -285,7 +235,6 @@ async def test_a_go_away_during_a_switch_is_followed_by_another_switch(
         await app.until(m.Reconnected, 2)
         await s.send(m.ResponseCreate())
         await app.until(m.ResponseDone)
-        nursery.cancel_scope.cancel()
     assert [r.connection for r in app.of(m.Reconnected)] == [2, 3]
     assert app.error is None
 
@@ -294,12 +243,7 @@ async def test_a_refused_new_connection_then_the_old_ones_end_raises(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     server = GeminiScript()
-    async with (
-        open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server) as (s, app):
         await app.until(m.SessionResumptionUpdate)
         server.reachable = False
         server.links[0].go_away(2_000)
@@ -339,17 +283,9 @@ async def test_repeated_go_aways_with_tools_and_streaming_audio_lose_no_audio(
             link.close(1001)
 
     async with (
-        open_session(
-            vertex(),
-            m.SessionOptions(),
-            transport=server,
-            resumption=True,
-            middleware=[FunctionInvocation([lookup])],
-        ) as s,
+        switching(server, middleware=[FunctionInvocation([lookup])]) as (s, app),
         trio.open_nursery() as nursery,
     ):
-        app = App(s)
-        nursery.start_soon(app.run)
         nursery.start_soon(misbehave)
         for i in range(2000):
             await s.send(m.InputAudioBufferAppend(audio=marker(i)))

@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from _gemini_script import App, GeminiScript, gemini_api, stream, vertex
+from _gemini_script import GeminiScript, gemini_api, stream, switching, vertex
 from rtsession import SessionClosedError, messages as m
 from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
 from rtsession.session import open_session
@@ -25,12 +25,7 @@ from rtsession.session import open_session
 async def test_a_go_away_switch_loses_and_repeats_no_client_audio_and_no_server_event() -> None:
     server = GeminiScript()
     with trio.fail_after(10):
-        async with (
-            open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-            trio.open_nursery() as nursery,
-        ):
-            app = App(s)
-            nursery.start_soon(app.run)
+        async with switching(server) as (s, app):
             first = server.links[0]
             await stream(s, 0, 40)
             await trio.testing.wait_all_tasks_blocked()
@@ -43,7 +38,6 @@ async def test_a_go_away_switch_loses_and_repeats_no_client_audio_and_no_server_
             await app.until(m.Reconnected)
             await trio.testing.wait_all_tasks_blocked()
             second = server.links[1]
-            nursery.cancel_scope.cancel()
         statistics = s.statistics()
     assert len(server.links) == 2
     assert len(first.audio()) > len(first.audio(consumed))  # the first got frames it dropped
@@ -69,12 +63,7 @@ async def test_a_go_away_switch_loses_and_repeats_no_client_audio_and_no_server_
 async def test_without_indices_the_frames_after_the_handle_are_sent_again() -> None:
     server = GeminiScript()
     with trio.fail_after(10):
-        async with (
-            open_session(gemini_api(), m.SessionOptions(), transport=server, resumption=True) as s,
-            trio.open_nursery() as nursery,
-        ):
-            app = App(s)
-            nursery.start_soon(app.run)
+        async with switching(server, provider=gemini_api()) as (s, app):
             first = server.links[0]
             await stream(s, 0, 30)
             await trio.testing.wait_all_tasks_blocked()
@@ -87,25 +76,16 @@ async def test_without_indices_the_frames_after_the_handle_are_sent_again() -> N
             await app.until(m.Reconnected)
             await trio.testing.wait_all_tasks_blocked()
             second = server.links[1]
-            nursery.cancel_scope.cancel()
     assert "transparent" not in second.frames[0]["setup"]["sessionResumption"]
     assert first.audio(consumed) + second.audio() == list(range(80))
 
 
 async def test_max_connection_age_switches_at_the_age(autojump_clock: trio.abc.Clock) -> None:
     server = GeminiScript()
-    async with (
-        open_session(
-            vertex(), m.SessionOptions(), transport=server, resumption=True, max_connection_age=60
-        ) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server, max_connection_age=60) as (_s, app):
         await app.until(m.Reconnected)
         switched_at = trio.current_time()
         await app.until(m.Reconnected, 2)
-        nursery.cancel_scope.cancel()
     first, second = app.of(m.Reconnected)
     assert 60 <= switched_at < 61
     assert (first.reason, first.restored, first.seamless) == ("max_connection_age", True, True)
@@ -116,14 +96,7 @@ async def test_max_connection_age_switches_at_the_age(autojump_clock: trio.abc.C
 async def test_without_a_new_connection_the_session_stays(autojump_clock: trio.abc.Clock) -> None:
     """At max age it tries again one age later; after a GoAway it ends with the old one."""
     server = GeminiScript()
-    async with (
-        open_session(
-            vertex(), m.SessionOptions(), transport=server, resumption=True, max_connection_age=60
-        ) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server, max_connection_age=60) as (s, app):
         server.reachable = False
         await trio.sleep(90)
         assert not app.of(m.Reconnected)
@@ -145,12 +118,7 @@ async def test_without_a_new_connection_the_session_stays(autojump_clock: trio.a
 async def test_a_switch_waits_for_the_turn_in_progress_to_end() -> None:
     server = GeminiScript()
     with trio.fail_after(10):
-        async with (
-            open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-            trio.open_nursery() as nursery,
-        ):
-            app = App(s)
-            nursery.start_soon(app.run)
+        async with switching(server) as (_s, app):
             first = server.links[0]
             await app.until(m.SessionResumptionUpdate)
             first.say({"serverContent": {"modelTurn": {"parts": [{"text": "Hel"}]}}})
@@ -163,7 +131,6 @@ async def test_a_switch_waits_for_the_turn_in_progress_to_end() -> None:
             first.say({"serverContent": {"turnComplete": True}})
             first.update()
             await app.until(m.Reconnected)
-            nursery.cancel_scope.cancel()
     assert "".join(d.delta for d in app.of(m.ResponseOutputTextDelta)) == "Hello"
     (done,) = app.of(m.ResponseDone)
     assert done.response.status == "completed"
@@ -174,19 +141,13 @@ async def test_a_switch_waits_for_the_turn_in_progress_to_end() -> None:
 async def test_ids_go_on_across_a_switch() -> None:
     server = GeminiScript()
     with trio.fail_after(10):
-        async with (
-            open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-            trio.open_nursery() as nursery,
-        ):
-            app = App(s)
-            nursery.start_soon(app.run)
+        async with switching(server) as (s, app):
             await s.send(m.ResponseCreate())
             await app.until(m.ResponseDone)
             server.links[0].go_away(10_000)
             await app.until(m.Reconnected)
             await s.send(m.ResponseCreate())
             await app.until(m.ResponseDone, 2)
-            nursery.cancel_scope.cancel()
     assert [d.response.id for d in app.of(m.ResponseDone)] == ["resp_1", "resp_2"]
     items = [e.item.id for e in app.of(m.ResponseOutputItemAdded)]
     assert len(items) == len(set(items)) == 2
@@ -194,17 +155,11 @@ async def test_ids_go_on_across_a_switch() -> None:
 
 async def test_without_a_handle_the_session_starts_afresh(autojump_clock: trio.abc.Clock) -> None:
     server = GeminiScript(updates=False)
-    async with (
-        open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server) as (_s, app):
         await app.until(m.SessionCreated)
         server.links[0].go_away(5_000)
         await app.until(m.Reconnected)
         waited = trio.current_time()
-        nursery.cancel_scope.cancel()
     (reconnected,) = app.of(m.Reconnected)
     assert (reconnected.restored, reconnected.seamless) == (False, False)
     assert 5 <= waited < 6  # it waited for a handle until the server's deadline
@@ -214,16 +169,10 @@ async def test_without_a_handle_the_session_starts_afresh(autojump_clock: trio.a
 async def test_a_refused_handle_falls_back_to_a_fresh_session() -> None:
     server = GeminiScript(refuse_handles=True)
     with trio.fail_after(10):
-        async with (
-            open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s,
-            trio.open_nursery() as nursery,
-        ):
-            app = App(s)
-            nursery.start_soon(app.run)
+        async with switching(server) as (_s, app):
             await app.until(m.SessionResumptionUpdate)
             server.links[0].go_away(10_000)
             await app.until(m.Reconnected)
-            nursery.cancel_scope.cancel()
     (reconnected,) = app.of(m.Reconnected)
     assert not reconnected.restored
     assert reconnected.connection == 2
@@ -248,14 +197,7 @@ async def test_a_forced_switch_cancels_what_the_old_connection_left_open(
 
     server = GeminiScript()
     invocation = FunctionInvocation([get_weather])
-    async with (
-        open_session(
-            vertex(), m.SessionOptions(), transport=server, resumption=True, middleware=[invocation]
-        ) as s,
-        trio.open_nursery() as nursery,
-    ):
-        app = App(s)
-        nursery.start_soon(app.run)
+    async with switching(server, middleware=[invocation]) as (_s, app):
         first = server.links[0]
         await app.until(m.SessionResumptionUpdate)
         call = {"id": "call-1", "name": "get_weather", "args": {"city": "Paris"}}
@@ -268,7 +210,6 @@ async def test_a_forced_switch_cancels_what_the_old_connection_left_open(
         first.close()  # the deadline: the server drops the connection
         await app.until(m.Reconnected)
         await app.until(ToolInvocationCompleted)
-        nursery.cancel_scope.cancel()
     (reconnected,) = app.of(m.Reconnected)
     assert (reconnected.restored, reconnected.seamless) == (True, False)
     (cancellation,) = app.of(m.ToolCallCancellation)

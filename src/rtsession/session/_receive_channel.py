@@ -42,9 +42,7 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
         try:
             return await self._channel.receive()
         except trio.EndOfChannel:
-            closed = self._state.close_reason()
-            if closed is not None and not closed.normal:
-                raise self._state.closed_error() from None
+            self._raise_if_abnormal()
             raise
 
     def receive_nowait(self) -> ServerMessage:
@@ -56,10 +54,13 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
         try:
             return self._channel.receive_nowait()
         except trio.EndOfChannel:
-            closed = self._state.close_reason()
-            if closed is not None and not closed.normal:
-                raise self._state.closed_error() from None
+            self._raise_if_abnormal()
             raise
+
+    def _raise_if_abnormal(self) -> None:
+        closed = self._state.close_reason()
+        if closed is not None and not closed.normal:
+            raise self._state.closed_error() from None
 
     def clone(self) -> SessionReceiveChannel:
         """Another handle on the same stream (messages are split between handles)."""
