@@ -5,6 +5,7 @@ and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, c
 the provider end's states and guarantees, and error handling.
 """
 
+from ._conversation import Conversation as Conversation
 from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
 from ._responses import OpenResponses as OpenResponses
 from ._send_channel import SessionSendChannel as SessionSendChannel

@@ -203,6 +203,7 @@ class ProviderEnd:
         """Receive, decode and deliver one connection's messages until it closes."""
         connection = self._connections[leg.number]
         ledger, state, outbox = self.ledger, self._state, self._outbox
+        conversation = state.conversation
         try:
             while True:
                 try:
@@ -216,6 +217,8 @@ class ProviderEnd:
                         continue
                     if isinstance(message, SessionCreated | SessionUpdated | Reconnected):
                         state.options = message.session
+                    else:
+                        conversation.observe(message)
                     # When the next hop is already waiting, hand the message over without
                     # the yield ``send`` adds (docs/benchmarks/METHOD.md, tuning 1); every
                     # frame still checkpoints in ``connection.receive()``.

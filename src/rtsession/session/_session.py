@@ -14,6 +14,7 @@ from ..messages import ClientMessage, ServerMessage, SessionOptions, SessionUpda
 from ..providers import Provider
 from ..transport import Transport, TrioWebsocketTransport
 from ..wire import Codec
+from ._conversation import Conversation
 from ._end import ProviderEnd
 from ._receive_channel import SessionReceiveChannel
 from ._send_channel import SendHub, SessionSendChannel
@@ -80,6 +81,14 @@ class Session:
         (the app's close, or the server's code 1000) and raises ``SessionClosedError``
         otherwise."""
         return self._receive_channel
+
+    @property
+    def conversation(self) -> Conversation:
+        """The conversation's items, in order, as the server confirmed them: messages with
+        their text and transcripts, function calls and their outputs (a read-only sequence,
+        kept current; see :class:`~rtsession.session.Conversation` for what updates it on
+        each provider). It stays readable after the block."""
+        return self._state.conversation
 
     @property
     def close_reason(self) -> CloseReason | None:

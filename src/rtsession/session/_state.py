@@ -9,6 +9,7 @@ import attrs
 from .._errors import ClosedBy, SessionClosedError
 from ..messages import SessionOptions
 from ..providers import Provider
+from ._conversation import Conversation
 
 if TYPE_CHECKING:
     from ._ledger import Ledger
@@ -73,15 +74,24 @@ class SessionState:
         options: the configuration in force, as last reported by ``SessionCreated`` /
             ``SessionUpdated`` (until then, what the app asked for).
         closed: why the session can no longer send, or ``None`` while it can.
+        conversation: the conversation as the server confirmed it.
         ledger: the provider end's ledger (connection counters), once it exists.
         released_responses: see :class:`SessionStatistics`.
     """
 
-    __slots__ = ("closed", "ledger", "options", "provider", "released_responses")
+    __slots__ = (
+        "closed",
+        "conversation",
+        "ledger",
+        "options",
+        "provider",
+        "released_responses",
+    )
 
     def __init__(self, provider: Provider, options: SessionOptions) -> None:
         self.provider = provider
         self.options = options
+        self.conversation = Conversation()
         self.closed: SessionClosedError | None = None
         self.ledger: Ledger | None = None
         self.released_responses = 0
