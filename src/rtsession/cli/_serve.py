@@ -8,12 +8,15 @@ import signal
 import sys
 from typing import Final, TextIO
 
+import attrs
 import trio
 
+from .._groups import collapse, reraise
 from ..local import (
     LocalServer,
     SpeechEngines,
     SpeechEngineUnavailableError,
+    check_close,
     open_local_server,
     protocol_only_engines,
 )
@@ -25,6 +28,8 @@ HELP: Final = (
     "offline speech)"
 )
 DEFAULT_PORT: Final = 8765
+
+logger = logging.getLogger("rtsession.local")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,6 +57,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="worker processes for speech recognition and synthesis (default: %(default)s)",
     )
     parser.add_argument(
+        "--close-every",
+        type=float,
+        metavar="SECONDS",
+        help="fail on purpose: every SECONDS, close all open connections with --close-code "
+        "(to try an app's handling of a dropped session offline)",
+    )
+    parser.add_argument(
+        "--close-code",
+        type=int,
+        default=1011,
+        metavar="CODE",
+        help="the close code for --close-every (default: %(default)s, internal error; "
+        "1012 is a service restart, 1013 try again later)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every connection (rtsession.local)"
     )
 
@@ -74,8 +94,27 @@ official openai SDK:
 Press Ctrl+C to stop."""
 
 
+@attrs.frozen
+class Failures:
+    """``--close-every`` / ``--close-code``: close every open connection periodically."""
+
+    every: float
+    code: int
+
+    async def run(self, server: LocalServer) -> None:
+        while True:
+            await trio.sleep(self.every)
+            closed = await server.close_connections(self.code, "closed on purpose (--close-every)")
+            logger.info("closed %d connection(s) with code %d", closed, self.code)
+
+
 async def _serve(
-    host: str, port: int, engines: SpeechEngines | None, processes: int, out: TextIO
+    host: str,
+    port: int,
+    engines: SpeechEngines | None,
+    processes: int,
+    out: TextIO,
+    failures: Failures | None = None,
 ) -> None:
     """Serve until SIGTERM (returns) or SIGINT (``KeyboardInterrupt``)."""
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
@@ -83,8 +122,14 @@ async def _serve(
             host=host, port=port, engines=engines, speech_processes=processes
         ) as server:
             print(banner(server, protocol_only=engines is not None), file=out, flush=True)
-            async for _ in signals:
-                return
+            try:
+                async with trio.open_nursery() as nursery:
+                    if failures is not None:
+                        nursery.start_soon(failures.run, server)
+                    async for _ in signals:
+                        nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:  # Ctrl+C arrives as KeyboardInterrupt alone
+                reraise(collapse(group))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,8 +138,18 @@ def run(args: argparse.Namespace) -> int:
     if args.verbose:  # otherwise the root logger's WARNING applies
         logging.getLogger("rtsession").setLevel(logging.DEBUG)
     engines = protocol_only_engines() if args.protocol_only else None
+    failures = None
+    if args.close_every is not None:
+        try:
+            if not args.close_every > 0:
+                raise ValueError("--close-every must be a positive number of seconds")
+            check_close(args.close_code, "")
+        except ValueError as exc:
+            print(f"rtsession serve: {exc}", file=sys.stderr)
+            return 2
+        failures = Failures(args.close_every, args.close_code)
     try:
-        trio.run(_serve, args.host, args.port, engines, args.speech_processes, sys.stdout)
+        trio.run(_serve, args.host, args.port, engines, args.speech_processes, sys.stdout, failures)
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 0

@@ -12,6 +12,7 @@ See ``docs/local-server.md`` for the behaviour and the reply rules.
 
 from ._server import (
     LocalServer as LocalServer,
+    check_close as check_close,
     open_local_server as open_local_server,
     serve_local as serve_local,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "FramedVad",
     "LiveTranscription",
     "LocalServer",
+    "check_close",
     "SpeechEngineUnavailableError",
     "SpeechEngines",
     "SpeechStarted",

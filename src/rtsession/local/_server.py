@@ -82,6 +82,38 @@ class LocalServer:
         await trio.lowlevel.checkpoint()
         return self._connections.act(lambda session: session.go_away(time_left_ms))
 
+    async def close_connections(
+        self, code: int = 1011, reason: str = "closed by the local server"
+    ) -> int:
+        """Close every open connection now with ``code`` and ``reason``, without notice: a
+        failure on purpose, to exercise an app's handling of a dropped session offline
+        (``rtsession serve --close-every``). New connections are accepted as before.
+
+        Args:
+            code: a close code a server may send (RFC 6455 section 7.4): 1000-1003,
+                1007-1014, or 3000-4999; e.g. 1011 (internal error), 1012 (service restart),
+                1013 (try again later).
+            reason: the close reason, at most 123 bytes of UTF-8.
+
+        Returns:
+            How many connections were closed.
+
+        Raises:
+            ValueError: ``code`` cannot be sent in a close frame, or ``reason`` is too long.
+        """
+        check_close(code, reason)
+        await trio.lowlevel.checkpoint()
+        return self._connections.act(lambda session: session.close(code, reason))
+
+
+def check_close(code: int, reason: str) -> None:
+    """Raises ValueError unless a server may send ``code`` and ``reason`` in a close frame
+    (RFC 6455 sections 5.5.1 and 7.4)."""
+    if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"close code {code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999")
+    if len(reason.encode()) > 123:
+        raise ValueError("the close reason is longer than 123 bytes of UTF-8")
+
 
 class _Handler:
     """Accepts or refuses each handshake, then serves the connection."""

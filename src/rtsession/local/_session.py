@@ -162,6 +162,12 @@ class ServerSession:
         self._step.jobs.append(Close(1001, "going away", time_left_ms / 1000))
         return self._take()
 
+    def close(self, code: int, reason: str) -> Step:
+        """The server closes the connection now, with ``code`` and ``reason`` (a failure on
+        purpose: ``LocalServer.close_connections``)."""
+        self._step.jobs.append(Close(code, reason))
+        return self._take()
+
     def handle(self, message: m.ClientMessage) -> Step:
         """React to one client message; a refused one gets an ``error`` whose ``event_id``
         echoes the message's, and changes nothing."""
