@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,6 +26,7 @@ def _numbers(value: Any) -> list[float]:
     return []
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_results(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "benchmarks", "--smoke", "--out", str(tmp_path)]
     proc = subprocess.run(

@@ -11,6 +11,7 @@ import pytest
 from rtsession.audio import bytes_to_ms, read_wav
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("provider", ["local", "gemini-local"])
 def test_demo_on_the_bundled_clips(tmp_path: Path, provider: str) -> None:
     """The same app code on the OpenAI and the Gemini side of the local server."""

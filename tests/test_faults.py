@@ -140,8 +140,8 @@ async def test_a_silent_peer_ends_the_session_by_keepalive(
 async def test_pings_answered_keep_a_quiet_session_open(
     nursery: trio.Nursery, make_transport: MakeTransport, lazy_clock: trio.testing.MockClock
 ) -> None:
-    """The server sends nothing for ten minutes but answers pings (wsproto's automatic
-    pong): the session stays open."""
+    """The server sends nothing for two minutes but answers pings: the session stays
+    open."""
 
     async def answer_pings(link: WireLink) -> None:
         while (event := await link.next_event()) is not None:
@@ -153,7 +153,7 @@ async def test_pings_answered_keep_a_quiet_session_open(
 
     server = await serve_wire(nursery, answer_pings)
     async with open_session(provider(server.port), transport=make_transport(ping_interval=5)) as s:
-        await trio.sleep(600)
+        await trio.sleep(120)
         await s.send(m.ResponseCreate())
         assert s.close_reason is None
     assert s.close_reason == CloseReason(1000, "", "client")

@@ -258,6 +258,7 @@ def test_default_engines_name_the_extra_when_packages_are_missing(
 # --- the speech worker -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_worker_transcribes_jfk_repeatably_without_stalling_the_loop() -> None:
     jfk, rate = read_wav("jfk.wav")
     weather, weather_rate = read_wav("weather-question_flite_16k.wav")

@@ -560,6 +560,7 @@ def validate_server_frame(frame: str | bytes) -> None:
         gt.LiveServerMessage.model_validate_json(frame)
 
 
+@pytest.mark.slow
 @settings(max_examples=1000)
 @given(session_options, st.lists(client_messages, max_size=6))
 def test_sdk_validates_every_encoded_client_message(
@@ -1090,6 +1091,7 @@ def check_lifecycle(messages: list[m.ServerMessage]) -> None:
             assert open_items[msg.item_id] == msg.output_index  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 @settings(max_examples=1500)
 @given(st.lists(server_frames, max_size=14))
 def test_lifecycle_round_trip(script: list[dict[str, Any]]) -> None:
@@ -1410,6 +1412,7 @@ _nested = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=1500)
 @given(
     st.lists(
