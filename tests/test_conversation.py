@@ -4,10 +4,9 @@ and Gemini sides, protocol-only engines)."""
 
 from __future__ import annotations
 
-import math
-
 import trio
 
+from _speech import tone
 from rtsession import messages as m
 from rtsession.local import open_local_server, protocol_only_engines
 from rtsession.middleware import FunctionInvocation
@@ -111,12 +110,6 @@ async def test_a_tool_turn_on_openai(nursery: trio.Nursery) -> None:
     assert answer.content == (m.OutputText(text="It is 21 degrees in Paris."),)
 
 
-def _tone(seconds: float, rate: int) -> bytes:
-    n = int(seconds * rate)
-    samples = (round(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(n))
-    return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
-
-
 async def test_a_spoken_turn_on_gemini(nursery: trio.Nursery) -> None:
     rate = 16000
     inbox = AppInbox()
@@ -129,7 +122,7 @@ async def test_a_spoken_turn_on_gemini(nursery: trio.Nursery) -> None:
             ) as session,
         ):
             nursery.start_soon(inbox.drain, session)
-            audio = bytes(rate) + _tone(1.2, rate) + bytes(2 * rate)
+            audio = bytes(rate) + tone(1.2, rate) + bytes(2 * rate)
             for i in range(0, len(audio), rate // 25):
                 await session.send(m.InputAudioBufferAppend(audio=audio[i : i + rate // 25]))
             await inbox.receive_of(m.ResponseDone)

@@ -9,7 +9,6 @@ its duration, the reply spoken as a tone (docs/local-server.md).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ import trio
 import trio_websocket
 
 from _servers import trusted_tls
+from _speech import tone
 from rtsession import SessionClosedError, messages as m
 from rtsession.audio import bytes_to_ms
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
@@ -198,18 +198,12 @@ async def test_the_same_app_sees_the_same_events_on_openai_and_on_gemini() -> No
     assert calls[0] == calls[1] == [("get_weather", '{"location":"Paris"}')]
 
 
-def _tone(seconds: float, rate: int) -> bytes:
-    n = int(seconds * rate)
-    samples = (round(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(n))
-    return b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
-
-
 async def test_an_audio_turn_takes_16_khz_and_speaks_24_khz() -> None:
     rate = 16000
     options = m.SessionOptions(input_transcription=m.InputTranscription())
     events: list[m.ServerMessage] = []
     async with local_server() as server, open_session(gemini(server), options) as session:
-        audio = bytes(rate) + _tone(1.2, rate) + bytes(2 * rate)
+        audio = bytes(rate) + tone(1.2, rate) + bytes(2 * rate)
         for i in range(0, len(audio), rate // 25):
             await session.send(m.InputAudioBufferAppend(audio=audio[i : i + rate // 25]))
         done = await until_done(session, events)
@@ -241,7 +235,7 @@ async def test_the_end_of_a_turn_is_answered(
     options = m.SessionOptions(output_modalities=("text",), turn_detection=turn_detection)
     events: list[m.ServerMessage] = []
     async with local_server() as server, open_session(gemini(server), options) as session:
-        audio = bytes(rate // 2) + _tone(1.2, rate)
+        audio = bytes(rate // 2) + tone(1.2, rate)
         for i in range(0, len(audio), rate // 25):
             await session.send(m.InputAudioBufferAppend(audio=audio[i : i + rate // 25]))
         await session.send(m.InputAudioBufferCommit())

@@ -36,6 +36,18 @@ async def forced_switch_after_call(
     await app.until(m.Reconnected)
 
 
+class HeldTool:
+    """A tool that answers only once the test sets :attr:`release`."""
+
+    def __init__(self) -> None:
+        self.release = trio.Event()
+
+    async def slow_weather(self, city: str) -> str:
+        """The weather in a city, slowly."""
+        await self.release.wait()
+        return "rain"
+
+
 def tool_responses(link: Link) -> list[str]:
     """The call ids of every ``toolResponse`` a connection received."""
     return [
@@ -54,16 +66,10 @@ async def test_a_call_the_new_connection_does_not_know_is_cancelled_not_answered
     service closes it (1007): the call is cancelled for the app instead, and the session
     goes on."""
     server = GeminiScript()
-    release = trio.Event()
-
-    async def slow_weather(city: str) -> str:
-        """The weather in a city, slowly."""
-        await release.wait()
-        return "rain"
-
-    async with switching(server, middleware=[FunctionInvocation([slow_weather])]) as (s, app):
+    tool = HeldTool()
+    async with switching(server, middleware=[FunctionInvocation([tool.slow_weather])]) as (s, app):
         await forced_switch_after_call(server, app, "slow_weather")
-        release.set()
+        tool.release.set()
         await app.until(ToolInvocationCompleted)
         done = len(app.of(m.ResponseDone))
         await s.send(m.ResponseCreate())  # the session is alive on the new connection
@@ -80,16 +86,10 @@ async def test_a_call_the_handle_covers_is_answered_on_the_new_connection(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     server = GeminiScript()
-    release = trio.Event()
-
-    async def slow_weather(city: str) -> str:
-        """The weather in a city, slowly."""
-        await release.wait()
-        return "rain"
-
-    async with switching(server, middleware=[FunctionInvocation([slow_weather])]) as (_s, app):
+    tool = HeldTool()
+    async with switching(server, middleware=[FunctionInvocation([tool.slow_weather])]) as (_s, app):
         await forced_switch_after_call(server, app, "slow_weather", covered=True)
-        release.set()
+        tool.release.set()
         await app.until(ToolInvocationCompleted)
         await trio.testing.wait_all_tasks_blocked()
     assert tool_responses(server.links[1]) == ["call-1"]

@@ -110,30 +110,35 @@ class Conversation(Sequence[ConversationItem]):
             self._items.insert(after + 1, item)
 
     def _transcribed(self, item_id: str, content_index: int, transcript: str) -> None:
-        index = self._index(item_id)
-        if index is None:  # Gemini: the transcription is the only report of the turn
+        if self._index(item_id) is None:  # Gemini: the transcription is the only report
             heard = InputAudio(transcript=transcript)
             self._items.append(MessageItem(role="user", content=(heard,), id=item_id))
             return
-        item = self._items[index]
-        if isinstance(item, MessageItem) and content_index < len(item.content):
-            part = item.content[content_index]
-            if isinstance(part, InputAudio):
-                content = list(item.content)
-                content[content_index] = attrs.evolve(part, transcript=transcript)
-                self._items[index] = attrs.evolve(item, content=tuple(content))
+        self._set_transcript(item_id, content_index, InputAudio, transcript)
 
     def _truncated(self, item_id: str, content_index: int) -> None:
+        self._set_transcript(item_id, content_index, OutputAudio, None)
+
+    def _set_transcript(
+        self,
+        item_id: str,
+        content_index: int,
+        kind: type[InputAudio | OutputAudio],
+        transcript: str | None,
+    ) -> None:
+        """Set the transcript of the audio part at ``content_index`` of message
+        ``item_id``, when there is one of that ``kind``."""
         index = self._index(item_id)
         if index is None:
             return
         item = self._items[index]
-        if isinstance(item, MessageItem) and content_index < len(item.content):
-            part = item.content[content_index]
-            if isinstance(part, OutputAudio):
-                content = list(item.content)
-                content[content_index] = attrs.evolve(part, transcript=None)
-                self._items[index] = attrs.evolve(item, content=tuple(content))
+        if not isinstance(item, MessageItem) or content_index >= len(item.content):
+            return
+        part = item.content[content_index]
+        if isinstance(part, kind):
+            content = list(item.content)
+            content[content_index] = attrs.evolve(part, transcript=transcript)
+            self._items[index] = attrs.evolve(item, content=tuple(content))
 
     @overload
     def __getitem__(self, index: int) -> ConversationItem: ...

@@ -28,7 +28,6 @@ import trio
 from .._errors import ConnectError, SessionClosedError
 from ..messages import (
     ClientMessage,
-    GoAway,
     Reconnected,
     ReconnectReason,
     ServerMessage,
@@ -301,9 +300,10 @@ class ProviderEnd:
     async def _switch(self, old: Leg, reason: ReconnectReason) -> None:
         """Move the session off ``old``: dial, wait until ``old`` is settled (or gone, or
         the server's deadline), then cut over."""
-        go_away = old.go_away
-        time_left = None if go_away is None else _time_left(go_away)
-        settle_by = trio.current_time() + (SETTLE_TIMEOUT if time_left is None else time_left)
+        time_left_ms = None if old.go_away is None else old.go_away.time_left_ms
+        settle_by = trio.current_time() + (
+            SETTLE_TIMEOUT if time_left_ms is None else time_left_ms / 1000
+        )
         connection = await self._dial()
         if connection is None:
             if self.ledger.no_new_connection(old, reason):
@@ -387,7 +387,3 @@ def _gone(leg: Leg) -> bool:
 def _alarmed(leg: Leg) -> bool:
     """Told to go, or gone."""
     return leg.go_away is not None or leg.state is LegState.CLOSED
-
-
-def _time_left(go_away: GoAway) -> float | None:
-    return None if go_away.time_left_ms is None else go_away.time_left_ms / 1000

@@ -41,8 +41,8 @@ class OpenResponses:
         self._out_of_band_requests += 1
 
     def created(self, response_id: str | None) -> tuple[str | None, ...]:
-        """A ``ResponseCreated`` arrived; returns the responses it supersedes (oldest id
-        order is not kept: sorted when the ids are strings)."""
+        """A ``ResponseCreated`` arrived; returns the responses it supersedes, in no
+        particular order."""
         if self._out_of_band_requests:
             self._out_of_band_requests -= 1
             self._beside.add(response_id)
@@ -76,6 +76,3 @@ class OpenResponses:
 
     def __bool__(self) -> bool:
         return bool(self._in_conversation or self._beside)
-
-    def __len__(self) -> int:
-        return len(self._in_conversation) + len(self._beside)
