@@ -4,14 +4,15 @@ Every decision is the :class:`~._ledger.Ledger`'s; this module only does the I/O
 The same end serves sessions with and without ``resumption``: without it there is one
 connection and no supervisor.
 
-- **The writer** alone writes client messages: it takes them off the end of the middleware
-  chain, asks the ledger what to write, encodes and sends. A switch holds the send lock
-  while it sets up the new connection, so the writer (and behind it the whole chain, up to
-  the app's ``send``) waits: nothing piles up during a switch.
+- **The writer** alone writes to connections: it takes client messages off the end of the
+  middleware chain, asks the ledger what to write, encodes and sends; a switch hands it the
+  cut-over (the new connection's setup, the re-sent frames), which it runs between two
+  messages. Meanwhile it takes no message, so the whole chain, up to the app's ``send``,
+  waits: nothing piles up during a switch.
 - **A reader per connection** decodes frames and delivers what the ledger passes on.
 - **The supervisor** (``resumption=True``) switches connections on ``GoAway`` or at
   ``max_connection_age``: it dials, waits for a point where the old connection has nothing
-  in progress, then cuts over (make before break). ``docs/sessions.md`` ("The provider
+  in progress, then has the writer cut over (make before break). ``docs/sessions.md`` ("The provider
   end") states the guarantees.
 """
 
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Final, final
 
+import attrs
 import trio
 
 from .._errors import ConnectError, SessionClosedError
@@ -102,7 +104,8 @@ class ProviderEnd:
         state.ledger = self.ledger
         self._connections: dict[int, Connection] = {1: connection}
         self._reading: dict[int, Leg] = {}
-        self._send_lock = trio.Lock()
+        self._handover: _Handover | None = None
+        self._waiting: trio.CancelScope | None = None  # the writer's wait for a message
         self._changed = trio.Event()
         self._writing = False
         self._stopping = False
@@ -144,16 +147,28 @@ class ProviderEnd:
         try:
             with self._intake:
                 while True:
+                    handover = self._handover
+                    if handover is not None:  # a switch's cut-over, run between messages
+                        self._handover = None
+                        handover.result = await handover.job()
+                        handover.done.set()
+                        continue
                     # A message whose sender is already waiting is taken without the yield
                     # ``receive`` adds (docs/benchmarks/METHOD.md, tuning 2); the socket
                     # write checkpoints, so the loop cannot spin.
                     try:
                         message = self._inbox.receive_nowait()
                     except trio.WouldBlock:
-                        try:
-                            message = await self._inbox.receive()
-                        except trio.EndOfChannel:
-                            break
+                        with trio.CancelScope() as waiting:
+                            self._waiting = waiting
+                            try:
+                                message = await self._inbox.receive()
+                            except trio.EndOfChannel:
+                                break
+                            finally:
+                                self._waiting = None
+                        if waiting.cancelled_caught:
+                            continue  # woken for a handover; nothing was taken
                     except trio.EndOfChannel:
                         break
                     self._writing = True
@@ -165,20 +180,25 @@ class ProviderEnd:
             self.finished.set()
 
     async def _write(self, message: ClientMessage) -> None:
-        lock = self._send_lock
-        try:
-            lock.acquire_nowait()  # uncontended but during a switch: no extra yield
-        except trio.WouldBlock:
-            await lock.acquire()
-        try:
-            outgoing = self.ledger.client(message)
-            if outgoing is not None:
-                leg = self.ledger.current
-                await self._send(leg, leg.codec.encode_client(outgoing))
-        finally:
-            lock.release()
+        outgoing = self.ledger.client(message)
+        if outgoing is not None:
+            leg = self.ledger.current
+            await self._send(leg, leg.codec.encode_client(outgoing))
         if self.ledger.changed:
             self._wake()
+
+    async def _in_writer(
+        self, job: Callable[[], Awaitable[tuple[Cutover, bool]]]
+    ) -> tuple[Cutover, bool]:
+        """Run ``job`` in the writer task, between two client messages (the writer alone
+        writes to connections), and return its result."""
+        handover = _Handover(job)
+        self._handover = handover
+        if self._waiting is not None:
+            self._waiting.cancel()
+        await handover.done.wait()
+        assert handover.result is not None
+        return handover.result
 
     async def _send(self, leg: Leg, frames: list[Frame]) -> None:
         """Write ``frames`` on ``leg`` (noted as not yet consumed); stop at a closed one."""
@@ -316,14 +336,11 @@ class ProviderEnd:
         )
         fresh = False
         while True:
-            async with self._send_lock:
-                cutover = self.ledger.cut_over(
-                    old, self._next_codec(old.codec), trio.current_time(), reason, fresh=fresh
-                )
-                self._retire(old)
-                self._hub.use_codec(cutover.new.codec)
-                if await self._take_over(cutover, connection):
-                    return
+            cutover, switched = await self._in_writer(
+                partial(self._cut_over, old, connection, reason, fresh)
+            )
+            if switched:
+                return
             if not self.ledger.next_step(cutover):
                 self._end_stream()
                 return
@@ -344,6 +361,17 @@ class ProviderEnd:
                 return None
         logger.warning("could not open a new connection within %s s", RECONNECT_TIMEOUT)
         return None
+
+    async def _cut_over(
+        self, old: Leg, connection: Connection, reason: ReconnectReason, fresh: bool
+    ) -> tuple[Cutover, bool]:
+        """In the writer: retire ``old`` and take over with ``connection``."""
+        cutover = self.ledger.cut_over(
+            old, self._next_codec(old.codec), trio.current_time(), reason, fresh=fresh
+        )
+        self._retire(old)
+        self._hub.use_codec(cutover.new.codec)
+        return cutover, await self._take_over(cutover, connection)
 
     async def _take_over(self, cutover: Cutover, connection: Connection) -> bool:
         """Set up the new connection and, once it answers, re-send what the old one had
@@ -378,6 +406,15 @@ class ProviderEnd:
         connection = self._connections.pop(leg.number, None)
         if connection is not None:
             self._nursery.start_soon(connection.aclose, name="rtsession drain")
+
+
+@attrs.define(eq=False)
+class _Handover:
+    """A switch's cut-over, waiting for the writer to run it."""
+
+    job: Callable[[], Awaitable[tuple[Cutover, bool]]]
+    done: trio.Event = attrs.Factory(trio.Event)
+    result: tuple[Cutover, bool] | None = None
 
 
 def _gone(leg: Leg) -> bool:
