@@ -1,7 +1,7 @@
-"""Reconnect: what a Gemini make-before-break switch (``resumption=True``) costs the app.
+"""Reconnect: what a Gemini make-before-break switch (``reconnect=Reconnect()``) costs the app.
 
 In process, against ``rtsession.local`` (protocol-only engines) over real loopback sockets:
-``GeminiLive`` with ``open_session(..., resumption=True)``. The app appends 20 ms of 16 kHz
+``GeminiLive`` with ``open_session(..., reconnect=Reconnect())``. The app appends 20 ms of 16 kHz
 PCM16 (the Gemini input format) every 20 ms and keeps the server talking: every 100 ms it
 sends a user text turn and ``ResponseCreate``, and the server streams the reply (about 50
 audio deltas, a ToneTTS tone). The local server writes a reply as fast as it can, not at
@@ -102,7 +102,7 @@ def _max_interval(times: list[float], start: float, end: float) -> float:
 
 
 async def _run(n: int) -> dict[str, Any]:
-    from rtsession import GeminiLive, messages as m, open_session
+    from rtsession import GeminiLive, Reconnect, messages as m, open_session
     from rtsession.local import open_local_server, protocol_only_engines
 
     transport = _CountingTransport()
@@ -119,7 +119,7 @@ async def _run(n: int) -> dict[str, Any]:
     async with open_local_server(engines=protocol_only_engines()) as server:
         provider = GeminiLive(base_url=server.url, api_key="local")
         async with (
-            open_session(provider, options, resumption=True, transport=transport) as session,
+            open_session(provider, options, reconnect=Reconnect(), transport=transport) as session,
             trio.open_nursery() as nursery,
         ):
 

@@ -323,7 +323,7 @@ def markdown(results: dict[str, Any]) -> str:
         out += [
             f"## Reconnect (Gemini make-before-break, {rc['switches']} switches)",
             "",
-            "`GeminiLive` with `resumption=True` against `rtsession.local`, in process over "
+            "`GeminiLive` with `reconnect=Reconnect()` against `rtsession.local`, in process over "
             "loopback: the app appends 20 ms of 16 kHz audio every 20 ms and asks for a reply "
             "every 100 ms (the local server writes each reply as fast as it can, so server "
             "events come in bursts); `server.send_go_away(5000)` every 1.5 s. Gap: the longest "

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import trio
 
-from rtsession import ConnectError, SessionClosedError, messages as m
+from rtsession import ConnectError, Reconnect, SessionClosedError, messages as m
 from rtsession.providers import GeminiLive, VertexGeminiLive
 from rtsession.session import Session, open_session
 from rtsession.transport import ConnectRequest
@@ -238,6 +238,7 @@ class App:
     changed: trio.Event = attrs.Factory(trio.Event)
     ended: trio.Event = attrs.Factory(trio.Event)
     error: SessionClosedError | None = None
+    refused: ConnectError | None = None
 
     async def run(self) -> None:
         try:
@@ -247,6 +248,8 @@ class App:
                 self.changed = trio.Event()
         except SessionClosedError as exc:
             self.error = exc
+        except ConnectError as exc:
+            self.refused = exc
         self.ended.set()
 
     def of(self, cls: type[Any]) -> list[Any]:
@@ -268,16 +271,18 @@ async def switching(
     options: m.SessionOptions | None = None,
     *,
     provider: GeminiLive | VertexGeminiLive | None = None,
+    reconnect: Reconnect | None = None,
     **session_options: Any,
 ) -> AsyncIterator[tuple[Session, App]]:
-    """A session with ``resumption=True`` on ``server`` (Vertex flavour unless
-    ``provider``), and an :class:`App` reading it in the background until the block ends."""
+    """A session with ``reconnect`` (default ``Reconnect()``) on ``server`` (Vertex flavour
+    unless ``provider``), and an :class:`App` reading it in the background until the block
+    ends."""
     async with (
         open_session(
             provider or vertex(),
             options or m.SessionOptions(),
             transport=server,
-            resumption=True,
+            reconnect=reconnect or Reconnect(),
             **session_options,
         ) as session,
         trio.open_nursery() as nursery,

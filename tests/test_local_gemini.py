@@ -20,7 +20,7 @@ import trio_websocket
 
 from _servers import trusted_tls
 from _speech import tone
-from rtsession import SessionClosedError, messages as m
+from rtsession import Reconnect, SessionClosedError, messages as m
 from rtsession.audio import bytes_to_ms
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
 from rtsession.local._routing import GEMINI_PATHS
@@ -344,7 +344,7 @@ async def test_a_session_moves_to_a_new_connection_on_go_away(flavour: str) -> N
         )
         events: list[m.ServerMessage] = []
         options = m.SessionOptions(output_modalities=("text",), tools=(WEATHER,))
-        async with open_session(provider, options, resumption=True) as session:
+        async with open_session(provider, options, reconnect=Reconnect()) as session:
             first = await text_turn(session, "What's the weather in Paris?", events)
             await server.send_go_away(5_000)
             reconnected = await until_first(session, m.Reconnected, events)

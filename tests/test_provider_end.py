@@ -12,7 +12,7 @@ import trio
 import trio.testing
 
 from _gemini_script import App, GeminiScript, Link, marker, switching, vertex
-from rtsession import SessionClosedError, messages as m
+from rtsession import Reconnect, SessionClosedError, messages as m
 from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
 from rtsession.session import FLUSH_TIMEOUT, open_session
 from rtsession.transport import CLOSE_TIMEOUT
@@ -119,10 +119,13 @@ async def test_a_new_connection_that_closes_during_the_switch_ends_the_session(
     autojump_clock: trio.abc.Clock,
 ) -> None:
     """No zombie: the new connection closes right after answering its setup (while the
-    switch is still re-sending), the old one is gone, no switch follows: iteration raises,
+    switch is still re-sending), the old one is gone, and the policy's one attempt is
+    spent (a connection that fails at once does not earn a fresh set): iteration raises,
     sends raise, nothing is accepted any more."""
     server = GeminiScript(close_after_setup=2)
-    async with open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s:
+    async with open_session(
+        vertex(), m.SessionOptions(), transport=server, reconnect=Reconnect(attempts=1)
+    ) as s:
         app = App(s)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(app.run)
@@ -205,7 +208,9 @@ async def test_closing_during_a_switch_stays_within_the_bound(
     """Two connections open (the switch waits for the old one to settle), neither answers
     our close: both are closed at once, so leaving takes one close bound, not two."""
     server = GeminiScript(answer_close=False)
-    async with open_session(vertex(), m.SessionOptions(), transport=server, resumption=True) as s:
+    async with open_session(
+        vertex(), m.SessionOptions(), transport=server, reconnect=Reconnect()
+    ) as s:
         app = App(s)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(app.run)
@@ -250,8 +255,9 @@ async def test_a_refused_new_connection_then_the_old_ones_end_raises(
         await trio.sleep(2)
         server.links[0].close(1001)
         await app.ended.wait()
-    assert app.error is not None
-    assert app.error.code == 1001
+    # every attempt of the policy failed: the last attempt's error ends the session
+    assert app.refused is not None
+    assert str(app.refused) == "unreachable"
     assert s.statistics().connections == 1
     assert len(server.links) == 1
 

@@ -1,4 +1,4 @@
-"""Session resumption (``open_session(..., resumption=True)``): make-before-break switches on
+"""Session resumption (``open_session(..., reconnect=Reconnect())``): make-before-break switches on
 ``GoAway`` and at ``max_connection_age``, against an in-memory Gemini Live server.
 
 The server here is a script, not a model: it answers the ``setup`` (``setupComplete``, then a
@@ -17,7 +17,7 @@ import trio
 import trio.testing
 
 from _gemini_script import GeminiScript, gemini_api, stream, switching, vertex
-from rtsession import SessionClosedError, messages as m
+from rtsession import Reconnect, SessionClosedError, messages as m
 from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
 from rtsession.session import open_session
 
@@ -82,7 +82,7 @@ async def test_without_indices_the_frames_after_the_handle_are_sent_again() -> N
 
 async def test_max_connection_age_switches_at_the_age(autojump_clock: trio.abc.Clock) -> None:
     server = GeminiScript()
-    async with switching(server, max_connection_age=60) as (_s, app):
+    async with switching(server, reconnect=Reconnect(max_connection_age=60)) as (_s, app):
         await app.until(m.Reconnected)
         switched_at = trio.current_time()
         await app.until(m.Reconnected, 2)
@@ -96,13 +96,14 @@ async def test_max_connection_age_switches_at_the_age(autojump_clock: trio.abc.C
 async def test_without_a_new_connection_the_session_stays(autojump_clock: trio.abc.Clock) -> None:
     """At max age it tries again one age later; after a GoAway it ends with the old one."""
     server = GeminiScript()
-    async with switching(server, max_connection_age=60) as (s, app):
+    async with switching(server, reconnect=Reconnect(max_connection_age=60)) as (s, app):
         server.reachable = False
         await trio.sleep(90)
         assert not app.of(m.Reconnected)
         server.reachable = True
         await app.until(m.Reconnected)
-        assert 120 <= trio.current_time() < 121
+        # one age after the attempts at 60 s ended (their backoff took a few seconds)
+        assert 120 < trio.current_time() < 125
         server.reachable = False
         server.links[-1].go_away(1_000)
         await trio.sleep(5)
@@ -186,7 +187,7 @@ async def test_a_forced_switch_cancels_what_the_old_connection_left_open(
 ) -> None:
     """The connection ends mid-tool-call (no resumable handle since): the session resumes with
     the handle from before, so the call is void (ToolCallCancellation: the middleware cancels
-    the running tool) and so is the response in progress (ResponseDone, cancelled)."""
+    the running tool) and so is the response in progress (ResponseDone, incomplete)."""
     started = trio.Event()
 
     async def get_weather(city: str) -> str:
@@ -217,9 +218,9 @@ async def test_a_forced_switch_cancels_what_the_old_connection_left_open(
     (completed,) = app.of(ToolInvocationCompleted)
     assert completed.outcome == "cancelled"
     done = app.of(m.ResponseDone)
-    assert [d.response.status for d in done] == ["completed", "cancelled"]
+    assert [d.response.status for d in done] == ["completed", "incomplete"]
     assert done[1].response.status_details == m.ResponseStatusDetails(
-        type="cancelled", reason="reconnected"
+        type="incomplete", reason="reconnected"
     )
     order = [app.received.index(x) for x in (cancellation, done[1], reconnected)]
     assert order == sorted(order)
@@ -228,19 +229,19 @@ async def test_a_forced_switch_cancels_what_the_old_connection_left_open(
     assert resumed == app.of(m.SessionResumptionUpdate)[0].handle
 
 
-async def test_the_session_ends_when_a_connection_closes_without_notice() -> None:
+async def test_the_session_ends_when_a_connection_closes_with_a_code_not_retried() -> None:
     server = GeminiScript()
     with trio.fail_after(10):
         async with open_session(
-            vertex(), m.SessionOptions(), transport=server, resumption=True
+            vertex(), m.SessionOptions(), transport=server, reconnect=Reconnect()
         ) as s:
-            server.links[0].close(1011)
+            server.links[0].close(1008)
             with pytest.raises(SessionClosedError) as iterating:
                 async for _ in s:
                     pass
             with pytest.raises(SessionClosedError) as error:
                 await s.send(m.ResponseCreate())
-    assert iterating.value.code == error.value.code == 1011
+    assert iterating.value.code == error.value.code == 1008
     assert len(server.links) == 1
 
 
@@ -248,18 +249,14 @@ async def test_the_first_setup_asks_for_handles_and_keeps_the_apps_own() -> None
     server = GeminiScript()
     own = m.GeminiSessionOptions(session_resumption=m.SessionResumption(handle="earlier"))
     with trio.fail_after(10):
-        async with open_session(vertex(), m.SessionOptions(), transport=server, resumption=True):
+        async with open_session(
+            vertex(), m.SessionOptions(), transport=server, reconnect=Reconnect()
+        ):
             pass
         async with open_session(
-            vertex(), m.SessionOptions(gemini=own), transport=server, resumption=True
+            vertex(), m.SessionOptions(gemini=own), transport=server, reconnect=Reconnect()
         ):
             pass
     first, second = (link.frames[0]["setup"]["sessionResumption"] for link in server.links)
     assert first == {"transparent": True}
     assert second == {"handle": "earlier"}
-
-
-async def test_max_connection_age_needs_resumption() -> None:
-    with pytest.raises(ValueError, match="resumption"):
-        async with open_session(vertex(), max_connection_age=60, transport=GeminiScript()):
-            pass  # pragma: no cover - not reached

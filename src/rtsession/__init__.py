@@ -32,6 +32,6 @@ from .providers import (
     OpenAIRealtime as OpenAIRealtime,
     Provider as Provider,
 )
-from .session import Session as Session, open_session as open_session
+from .session import Reconnect as Reconnect, Session as Session, open_session as open_session
 
 __version__ = "0.1.0"

@@ -741,39 +741,54 @@ class UsageMetadata(ServerMessage):
 
 # --- the session's own events (no wire message) ----------------------------------------------
 
-ReconnectReason: TypeAlias = Literal["go_away", "max_connection_age"]
-"""Why a resumable session moved to a new connection."""
+ReconnectReason: TypeAlias = Literal["go_away", "max_connection_age", "connection_lost"]
+"""Why a session moved to a new connection: the server's ``GoAway``, the policy's
+``max_connection_age``, or a connection that failed in a way worth retrying."""
 
 
 @attrs.frozen(kw_only=True)
 class Reconnected(ServerMessage):
     """The session moved to a new connection (rtsession's own event; no wire message).
 
-    Only ``open_session(..., resumption=True)`` sends it, once per switch, in place of the new
-    connection's :class:`SessionCreated`: what the app reads before it came from the old
-    connection, what follows from the new one. ``docs/gemini.md`` ("Resumption") describes
-    the switch and its guarantees.
+    Only a session opened with ``open_session(..., reconnect=Reconnect(...))`` sends it,
+    exactly once per reconnection, in place of the new connection's
+    :class:`SessionCreated`: what the app reads before it came from the old connection,
+    what follows from the new one. ``docs/reconnect.md`` describes the policy, and what
+    each provider keeps.
 
     Attributes:
-        restored: the new connection resumed the session (conversation and settings) with
-            the latest :class:`SessionResumptionUpdate` handle. ``False``: it is a fresh
-            session with the same options (no handle had come, the service refused it, or
-            the provider has no resumption).
+        restored: the new connection continues the conversation: resumed with the latest
+            :class:`SessionResumptionUpdate` handle (Gemini Live; ``replayed`` is 0), or
+            replayed from ``Session.conversation`` with ``conversation.item.create`` /
+            ``clientContent`` (``replayed`` items). ``False``: a fresh session with the
+            same options and nothing to replay.
         seamless: the old connection was left at a point with nothing in progress: no
             response or function call open and, when resuming, nothing delivered after the
             handle. So no server event was lost or repeated. ``False``: the old connection
             ended first (or the wait for such a point ran out); the session ended what it
-            left open (``ResponseDone`` with status ``cancelled``, reason ``"reconnected"``;
-            :class:`ToolCallCancellation`), and the new connection may repeat some of it.
-        reason: what started the switch: the server's :class:`GoAway`, or the session's
-            ``max_connection_age``.
+            left open (``ResponseDone`` with status ``incomplete``, reason
+            ``"reconnected"``; :class:`ToolCallCancellation` for calls the new connection
+            does not know).
+        reason: what started it: the server's :class:`GoAway`, the policy's
+            ``max_connection_age``, or a failed connection (``"connection_lost"``).
         connection: the new connection's number in the session: 2 for the first switch.
         session: the new connection's configuration (its ``SessionCreated.session``).
         session_id: the new connection's session id, when the service gives one.
         previous_session_id: the old connection's session id, when the service gave one.
-        resent: client frames the old connection had not consumed, sent again on the new
-            one: those after the handle's ``last_consumed_client_message_index`` or, when
-            the service does not report it, those written after the handle arrived.
+        resent: client messages sent again on the new connection: by handle, the frames
+            the old connection had not consumed (those after the handle's
+            ``last_consumed_client_message_index`` or, when the service does not report
+            it, those written after the handle arrived); by replay, the input audio
+            appended since the last commit and the messages the old connection could not
+            take.
+        replayed: conversation items sent to the new connection to restore the
+            conversation (0 when resumed by handle).
+        outage_ms: how long the session had no usable connection, in milliseconds: from
+            the old connection's loss (or, for a planned switch, the cut-over) to the new
+            connection's answer.
+        close_code: how the old connection closed when that caused the reconnection
+            (``reason="connection_lost"``): its close code, 1006 without a close frame;
+            else ``None``.
     """
 
     restored: bool
@@ -784,3 +799,6 @@ class Reconnected(ServerMessage):
     session_id: str | None = None
     previous_session_id: str | None = None
     resent: int = 0
+    replayed: int = 0
+    outage_ms: float = 0.0
+    close_code: int | None = None

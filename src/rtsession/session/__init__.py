@@ -7,6 +7,7 @@ the provider end's states and guarantees, and error handling.
 
 from ._conversation import Conversation as Conversation
 from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
+from ._reconnect import RETRIED_CLOSE_CODES as RETRIED_CLOSE_CODES, Reconnect as Reconnect
 from ._responses import OpenResponses as OpenResponses
 from ._send_channel import SessionSendChannel as SessionSendChannel
 from ._session import (

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import final, overload
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import TypeAlias, final, overload
 
 import attrs
 
+from .._errors import EncodeError
 from ..messages import (
     ContentPart,
     ConversationItem,
     ConversationItemAdded,
+    ConversationItemCreate,
     ConversationItemCreated,
     ConversationItemDeleted,
     ConversationItemDone,
     ConversationItemInputAudioTranscriptionCompleted,
     ConversationItemRetrieved,
     ConversationItemTruncated,
+    FunctionCallItem,
+    FunctionCallOutputItem,
     InputAudio,
+    InputText,
     MessageItem,
     OutputAudio,
+    OutputText,
     ResponseOutputItemDone,
     ServerMessage,
 )
 
-__all__ = ["Conversation"]
+__all__ = ["Conversation", "replay"]
 
 _PLACED = (ConversationItemAdded, ConversationItemCreated, ConversationItemDone)
 
@@ -159,3 +165,81 @@ class Conversation(Sequence[ConversationItem]):
 
     def __repr__(self) -> str:
         return f"<Conversation of {len(self._items)} items>"
+
+
+def replay(
+    items: Iterable[ConversationItem],
+    open_calls: Collection[str],
+    check: Callable[[ConversationItemCreate], None],
+) -> list[ConversationItemCreate]:
+    """The ``ConversationItemCreate`` messages that rebuild a conversation on a new
+    connection, in order and with the same item ids where the provider carries them.
+
+    Audio becomes its transcript (``InputAudio`` → ``InputText``, ``OutputAudio`` →
+    ``OutputText``; audio without a transcript is left out). A function call is replayed
+    with its output, or alone while it is still open (in ``open_calls``: its answer will
+    follow on the new connection). Left out: a call never answered and an output whose
+    call is not replayed; a message still in progress (a reply cut off by the drop) or
+    left with no content; MCP items (the service lists an MCP server's tools again by
+    itself); and any item ``check`` refuses with :class:`~rtsession.EncodeError` (what the
+    provider cannot carry, e.g. a function call on Gemini Live).
+    """
+    items = tuple(items)
+    answered = {i.call_id for i in items if isinstance(i, FunctionCallOutputItem)}
+    replayable_calls = answered | set(open_calls)
+    kept_calls: set[str] = set()
+    out: list[ConversationItemCreate] = []
+    for item in items:
+        kept = _replayable(item, replayable_calls, kept_calls)
+        if kept is None:
+            continue
+        message = _carried(kept, check)
+        if message is None:
+            continue
+        if isinstance(kept, FunctionCallItem) and kept.call_id is not None:
+            kept_calls.add(kept.call_id)
+        out.append(message)
+    return out
+
+
+def _carried(
+    item: _Replayable, check: Callable[[ConversationItemCreate], None]
+) -> ConversationItemCreate | None:
+    """The message that creates ``item`` as the provider carries it: with its id, else
+    without (Gemini Live takes no ids), else ``None``."""
+    for candidate in (
+        ConversationItemCreate(item=item),
+        ConversationItemCreate(item=attrs.evolve(item, id=None)),
+    ):
+        try:
+            check(candidate)
+        except EncodeError:
+            continue
+        return candidate
+    return None
+
+
+_Replayable: TypeAlias = MessageItem | FunctionCallItem | FunctionCallOutputItem
+
+
+def _replayable(
+    item: ConversationItem, replayable_calls: set[str], kept_calls: set[str]
+) -> _Replayable | None:
+    if isinstance(item, FunctionCallItem):
+        if item.call_id is None or item.call_id not in replayable_calls:
+            return None
+        return attrs.evolve(item, status=None)
+    if isinstance(item, FunctionCallOutputItem):
+        return attrs.evolve(item, status=None) if item.call_id in kept_calls else None
+    if not isinstance(item, MessageItem) or item.status == "in_progress":
+        return None
+    content = tuple(p for p in map(_as_text, item.content) if p is not None)
+    return attrs.evolve(item, content=content, status=None) if content else None
+
+
+def _as_text(part: ContentPart) -> ContentPart | None:
+    if isinstance(part, InputAudio):
+        return None if part.transcript is None else InputText(text=part.transcript)
+    if isinstance(part, OutputAudio):
+        return None if part.transcript is None else OutputText(text=part.transcript)
+    return part

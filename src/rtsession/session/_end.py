@@ -1,19 +1,21 @@
 """The provider end of a session: the writer, one reader per connection, and switching.
 
 Every decision is the :class:`~._ledger.Ledger`'s; this module only does the I/O around it.
-The same end serves sessions with and without ``resumption``: without it there is one
-connection and no supervisor.
+The same end serves sessions with and without a :class:`~._reconnect.Reconnect` policy:
+without one there is one connection and no supervisor.
 
 - **The writer** alone writes to connections: it takes client messages off the end of the
   middleware chain, asks the ledger what to write, encodes and sends; a switch hands it the
   cut-over (the new connection's setup, the re-sent frames), which it runs between two
-  messages. Meanwhile it takes no message, so the whole chain, up to the app's ``send``,
-  waits: nothing piles up during a switch.
+  messages. Meanwhile, and while the current connection is gone and a new one is being
+  opened, it takes no message, so the whole chain, up to the app's ``send``, waits: nothing
+  piles up during a switch or an outage.
 - **A reader per connection** decodes frames and delivers what the ledger passes on.
-- **The supervisor** (``resumption=True``) switches connections on ``GoAway`` or at
-  ``max_connection_age``: it dials, waits for a point where the old connection has nothing
-  in progress, then has the writer cut over (make before break). ``docs/sessions.md`` ("The provider
-  end") states the guarantees.
+- **The supervisor** (with a policy) switches connections on ``GoAway``, at
+  ``max_connection_age`` and after a failure the policy retries: it dials (with backoff),
+  waits for a point where the old connection has nothing in progress (make before break,
+  when it is still open), then has the writer cut over. ``docs/sessions.md`` ("The provider
+  end") and ``docs/reconnect.md`` state the guarantees.
 """
 
 from __future__ import annotations
@@ -22,12 +24,12 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Final, final
+from typing import Any, Final, Generic, TypeVar, final
 
 import attrs
 import trio
 
-from .._errors import ConnectError, SessionClosedError
+from .._errors import ConnectError, RTSessionError, SessionClosedError
 from ..messages import (
     ClientMessage,
     Reconnected,
@@ -39,7 +41,8 @@ from ..messages import (
 from ..providers import Provider, ResumableProvider
 from ..transport import Connection, Transport
 from ..wire import Codec, Frame
-from ._ledger import Cutover, Ledger, Leg, LegState, no_connection
+from ._ledger import Cutover, Ended, Ledger, Leg, LegState, no_connection
+from ._reconnect import Reconnect
 from ._send_channel import SendHub
 from ._state import SessionState
 
@@ -48,8 +51,8 @@ __all__ = ["RECONNECT_TIMEOUT", "SETTLE_TIMEOUT", "ProviderEnd"]
 logger = logging.getLogger("rtsession.session")
 
 RECONNECT_TIMEOUT: Final = 10.0
-"""Seconds a switch gives a new connection to open and to answer its setup
-(``SessionCreated``) before the attempt counts as failed."""
+"""Seconds a reconnection attempt gives a new connection to open, and then to answer its
+setup (``SessionCreated``), before the attempt counts as failed."""
 SETTLE_TIMEOUT: Final = 10.0
 """Seconds a switch waits for the old connection to reach a point with nothing in progress,
 when no ``GoAway.time_left_ms`` bounds the wait; then it switches anyway."""
@@ -57,7 +60,7 @@ when no ``GoAway.time_left_ms`` bounds the wait; then it switches anyway."""
 
 @final
 class ProviderEnd:
-    """The writer, the readers and (with ``resumption``) the switch supervisor.
+    """The writer, the readers and (with a reconnection policy) the switch supervisor.
 
     Args:
         provider: the session's provider; a :class:`ResumableProvider` resumes by handle.
@@ -68,8 +71,7 @@ class ProviderEnd:
         codec: its codec.
         inbox: client messages from the end of the middleware chain.
         outbox: server messages toward the chain.
-        resumption: switch connections on ``GoAway`` / at ``max_connection_age``.
-        max_connection_age: seconds; ``None``: only on ``GoAway``.
+        reconnect: the policy, or ``None``: the first connection's close ends the session.
     """
 
     def __init__(
@@ -83,8 +85,7 @@ class ProviderEnd:
         codec: Codec,
         inbox: trio.MemoryReceiveChannel[ClientMessage],
         outbox: trio.MemorySendChannel[ServerMessage],
-        resumption: bool,
-        max_connection_age: float | None,
+        reconnect: Reconnect | None,
     ) -> None:
         self._provider = provider
         self._resumable = provider if isinstance(provider, ResumableProvider) else None
@@ -93,18 +94,20 @@ class ProviderEnd:
         self._hub = hub
         self._inbox = inbox
         self._outbox = outbox
-        self._resumption = resumption
-        self._max_age = math.inf if max_connection_age is None else max_connection_age
+        self._reconnect = reconnect
+        age = None if reconnect is None else reconnect.max_connection_age
+        self._max_age = math.inf if age is None else age
         resume = (
             self._resumable.resumable_options
-            if resumption and self._resumable is not None
+            if reconnect is not None and self._resumable is not None
             else None
         )
-        self.ledger = Ledger(codec, trio.current_time(), resume=resume, switching=resumption)
+        self.ledger = Ledger(codec, trio.current_time, resume=resume, reconnect=reconnect)
         state.ledger = self.ledger
         self._connections: dict[int, Connection] = {1: connection}
         self._reading: dict[int, Leg] = {}
-        self._handover: _Handover | None = None
+        self._handover: _Handover[Any] | None = None
+        self._attempts: _Attempts | None = None  # the latest reconnection's
         self._waiting: trio.CancelScope | None = None  # the writer's wait for a message
         self._changed = trio.Event()
         self._writing = False
@@ -117,12 +120,12 @@ class ProviderEnd:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self, nursery: trio.Nursery) -> None:
-        """Start the writer, the first connection's reader and, with ``resumption``, the
-        switch supervisor."""
+        """Start the writer, the first connection's reader and, with a policy, the switch
+        supervisor."""
         self._nursery = nursery
         nursery.start_soon(self._write_all, name="rtsession writer")
         self._start_reader(self.ledger.current)
-        if self._resumption:
+        if self._reconnect is not None:
             nursery.start_soon(self._supervise, name="rtsession switches")
 
     def stop(self) -> None:
@@ -153,6 +156,12 @@ class ProviderEnd:
                         handover.result = await handover.job()
                         handover.done.set()
                         continue
+                    if self._outage():  # take nothing until a new connection is current
+                        with trio.CancelScope() as waiting:
+                            self._waiting = waiting
+                            await self._changed.wait()
+                        self._waiting = None
+                        continue
                     # A message whose sender is already waiting is taken without the yield
                     # ``receive`` adds (docs/benchmarks/METHOD.md, tuning 2); the socket
                     # write checkpoints, so the loop cannot spin.
@@ -179,17 +188,21 @@ class ProviderEnd:
         finally:
             self.finished.set()
 
+    def _outage(self) -> bool:
+        """The current connection is gone and the session goes on: a new one is coming."""
+        ledger = self.ledger
+        return ledger.current.state is LegState.CLOSED and ledger.ended is None
+
     async def _write(self, message: ClientMessage) -> None:
         outgoing = self.ledger.client(message)
         if outgoing is not None:
             leg = self.ledger.current
-            await self._send(leg, leg.codec.encode_client(outgoing))
+            if not await self._send(leg, leg.codec.encode_client(outgoing)):
+                self.ledger.unsent(outgoing)
         if self.ledger.changed:
             self._wake()
 
-    async def _in_writer(
-        self, job: Callable[[], Awaitable[tuple[Cutover, bool]]]
-    ) -> tuple[Cutover, bool]:
+    async def _in_writer(self, job: Callable[[], Awaitable[_T]]) -> _T:
         """Run ``job`` in the writer task, between two client messages (the writer alone
         writes to connections), and return its result."""
         handover = _Handover(job)
@@ -197,20 +210,21 @@ class ProviderEnd:
         if self._waiting is not None:
             self._waiting.cancel()
         await handover.done.wait()
-        assert handover.result is not None
         return handover.result
 
-    async def _send(self, leg: Leg, frames: list[Frame]) -> None:
-        """Write ``frames`` on ``leg`` (noted as not yet consumed); stop at a closed one."""
+    async def _send(self, leg: Leg, frames: list[Frame]) -> bool:
+        """Write ``frames`` on ``leg`` (noted as not yet consumed); stop at a closed one.
+        Returns whether every frame was written."""
         connection = self._connections.get(leg.number)
         for frame in self.ledger.wrote(leg, frames):
             if connection is None or leg.state is LegState.CLOSED:
-                return
+                return False
             try:
                 await connection.send(frame)
             except SessionClosedError as exc:
                 self._closed(leg, exc)
-                return
+                return False
+        return True
 
     # --- the readers -------------------------------------------------------------------------
 
@@ -269,9 +283,10 @@ class ProviderEnd:
         self._end_stream()
         self._wake()
 
-    def _end(self, error: SessionClosedError) -> None:
+    def _end(self, error: Ended) -> None:
         self.ledger.end(error)
         self._end_stream()
+        self._wake()
 
     def _end_stream(self) -> None:
         """Once the session is over: sends fail at once, and the app's stream ends as soon
@@ -311,71 +326,88 @@ class ProviderEnd:
                 with trio.move_on_at(leg.opened_at + self._max_age) as aged:
                     await self._until(partial(_alarmed, leg), math.inf)
                 reason: ReconnectReason = (
-                    "max_connection_age" if aged.cancelled_caught else "go_away"
+                    "max_connection_age"
+                    if aged.cancelled_caught
+                    else "go_away"
+                    if leg.go_away is not None
+                    else "connection_lost"
                 )
                 if not self.ledger.told_to_go(leg):
-                    return  # closed without notice: the ledger has ended the session
+                    return  # closed for good: the ledger has ended the session
                 await self._switch(leg, reason)
 
     async def _switch(self, old: Leg, reason: ReconnectReason) -> None:
         """Move the session off ``old``: dial, wait until ``old`` is settled (or gone, or
         the server's deadline), then cut over."""
+        assert self._reconnect is not None
         time_left_ms = None if old.go_away is None else old.go_away.time_left_ms
         settle_by = trio.current_time() + (
             SETTLE_TIMEOUT if time_left_ms is None else time_left_ms / 1000
         )
-        connection = await self._dial()
+        attempts = self._attempts
+        if attempts is None or not _short_lived(old):
+            attempts = self._attempts = _Attempts(self._reconnect)
+        elif old.error is not None:
+            attempts.error = old.error
+        connection = await self._open(attempts)
         if connection is None:
-            if self.ledger.no_new_connection(old, reason):
+            if self.ledger.no_new_connection(old, reason, attempts.last_error()):
                 self._end_stream()
+                self._wake()
             else:
                 old.opened_at = trio.current_time()
             return
         await self._until(
             lambda: old.state is LegState.CLOSED or self.ledger.settled(old), settle_by
         )
-        fresh = False
-        while True:
-            cutover, switched = await self._in_writer(
-                partial(self._cut_over, old, connection, reason, fresh)
-            )
-            if switched:
-                return
-            if not self.ledger.next_step(cutover):
-                self._end_stream()
-                return
-            fresh = True
-            connection = await self._dial()
-            if connection is None:
-                self._end(no_connection())
-                return
+        await self._in_writer(partial(self._move, old, reason, connection, attempts))
 
-    async def _dial(self) -> Connection | None:
-        with trio.move_on_after(RECONNECT_TIMEOUT):
-            try:
-                return await self._transport.connect(
-                    self._nursery, self._provider.connect_request()
-                )
-            except ConnectError as exc:
-                logger.warning("could not open a new connection: %s", exc)
-                return None
-        logger.warning("could not open a new connection within %s s", RECONNECT_TIMEOUT)
+    async def _open(self, attempts: _Attempts) -> Connection | None:
+        """Dial until a connection opens, or the policy gives up (``attempts.error``)."""
+        while await attempts.next():
+            with trio.move_on_after(RECONNECT_TIMEOUT):
+                try:
+                    return await self._transport.connect(
+                        self._nursery, self._provider.connect_request()
+                    )
+                except ConnectError as exc:
+                    logger.warning("could not open a new connection: %s", exc)
+                    attempts.error = exc
+                    continue
+            logger.warning("could not open a new connection within %s s", RECONNECT_TIMEOUT)
+            attempts.error = no_connection()
         return None
 
-    async def _cut_over(
-        self, old: Leg, connection: Connection, reason: ReconnectReason, fresh: bool
-    ) -> tuple[Cutover, bool]:
-        """In the writer: retire ``old`` and take over with ``connection``."""
-        cutover = self.ledger.cut_over(
-            old, self._next_codec(old.codec), trio.current_time(), reason, fresh=fresh
-        )
-        self._retire(old)
-        self._hub.use_codec(cutover.new.codec)
-        return cutover, await self._take_over(cutover, connection)
+    async def _move(
+        self, old: Leg, reason: ReconnectReason, connection: Connection, attempts: _Attempts
+    ) -> None:
+        """In the writer: cut over to ``connection``; when it fails to take over, to a new
+        one with a fresh session (a refused handle is not tried again), while the policy
+        allows."""
+        fresh = False
+        while True:
+            cutover = self.ledger.cut_over(
+                old, self._next_codec(old.codec), reason, self._state.conversation, fresh=fresh
+            )
+            self._retire(old)
+            self._hub.use_codec(cutover.new.codec)
+            if await self._take_over(cutover, connection):
+                return
+            # A refused handle (an expired one is closed with 1007) is not a reason to
+            # stop: the next attempt is a fresh session with the conversation replayed.
+            refused_handle = cutover.handle is not None
+            attempts.error = None if refused_handle else cutover.new.error or no_connection()
+            fresh = True
+            opened = await self._open(attempts)
+            if opened is None:
+                self._end(attempts.last_error())
+                return
+            connection = opened
 
     async def _take_over(self, cutover: Cutover, connection: Connection) -> bool:
-        """Set up the new connection and, once it answers, re-send what the old one had
-        not consumed. ``False`` if it closed or did not answer in time."""
+        """Set up the new connection and, once it answers, send what continues the
+        session on it: the frames to re-send, or the replayed conversation and what
+        follows it. ``False`` if it closed or did not answer in time."""
         new = cutover.new
         for message in cutover.close_out:
             await self._deliver(message)
@@ -394,6 +426,8 @@ class ProviderEnd:
             return False
         self.ledger.opened(cutover)
         await self._send(new, list(cutover.resend))
+        for again in (*cutover.replay, *cutover.then):
+            await self._send(new, new.codec.encode_client(again))
         return True
 
     def _next_codec(self, previous: Codec) -> Codec:
@@ -408,13 +442,58 @@ class ProviderEnd:
             self._nursery.start_soon(connection.aclose, name="rtsession drain")
 
 
-@attrs.define(eq=False)
-class _Handover:
-    """A switch's cut-over, waiting for the writer to run it."""
+_T = TypeVar("_T")
 
-    job: Callable[[], Awaitable[tuple[Cutover, bool]]]
+
+@attrs.define(eq=False)
+class _Handover(Generic[_T]):
+    """A job for the writer (a switch's cut-over), waiting for it to run."""
+
+    job: Callable[[], Awaitable[_T]]
     done: trio.Event = attrs.Factory(trio.Event)
-    result: tuple[Cutover, bool] | None = None
+    result: _T = attrs.field(init=False)
+
+
+@final
+class _Attempts:
+    """The attempts of one reconnection, under the policy: how many were made, and the last
+    failure."""
+
+    __slots__ = ("error", "made", "policy")
+
+    def __init__(self, policy: Reconnect) -> None:
+        self.policy = policy
+        self.made = 0
+        self.error: RTSessionError | None = None
+
+    async def next(self) -> bool:
+        """Whether to make another attempt; waits the policy's backoff before it.
+        Cancellation: raises ``trio.Cancelled`` during the wait, the attempt not made."""
+        if self.made >= self.policy.attempts:
+            return False
+        if self.error is not None and not self.policy.retries(self.error):
+            return False
+        self.made += 1
+        await trio.sleep(self.policy.delay(self.made))
+        return True
+
+    def last_error(self) -> Ended:
+        """What ends the session when the attempts are over."""
+        error = self.error
+        return error if isinstance(error, ConnectError | SessionClosedError) else no_connection()
+
+
+def _short_lived(leg: Leg) -> bool:
+    """``leg`` failed within RECONNECT_TIMEOUT of opening: a reconnection from it goes on
+    counting the attempts of the one that opened it, so a server that accepts and at once
+    drops every connection ends the session after the policy's attempts, not never."""
+    closed_at = leg.closed_at
+    return (
+        leg.number > 1
+        and closed_at is not None
+        and leg.state is LegState.CLOSED
+        and closed_at - leg.opened_at < RECONNECT_TIMEOUT
+    )
 
 
 def _gone(leg: Leg) -> bool:

@@ -1,9 +1,10 @@
 """The provider end's ledger: every decision about a session's connections, without I/O.
 
-The provider end (:mod:`._end`) does the I/O: one writer, one reader per connection, and with
-``resumption=True`` a switch supervisor. Each of them reports what happened here and does
-what the ledger answers. The ledger imports no trio and is tested synchronously, transition
-by transition (``tests/test_ledger.py``), like ``rtsession.local.ServerSession``.
+The provider end (:mod:`._end`) does the I/O: one writer, one reader per connection, and
+with a :class:`~._reconnect.Reconnect` policy a switch supervisor. Each of them reports
+what happened here and does what the ledger answers. The ledger imports no trio and is
+tested synchronously, transition by transition (``tests/test_ledger.py``), like
+``rtsession.local.ServerSession``.
 
 A connection is a :class:`Leg`; its :class:`LegState` is the one fact that says what it is
 for::
@@ -12,8 +13,14 @@ for::
        |                          |                      |  no new connection: STAYING --> CLOSED
        +--closed / no answer------+----closed------------+------------------------------> CLOSED
 
-The session is over (:attr:`Ledger.ended`) when the current connection is closed and no
-switch will follow; from then on sends fail and the app's stream ends.
+A current connection that closes with a failure the policy retries stays current while
+CLOSED, until a new connection takes over. The session is over (:attr:`Ledger.ended`) when
+the current connection is closed and no switch will follow; from then on sends fail and the
+app's stream ends.
+
+A new connection continues the conversation by handle when the provider resumes sessions
+and a handle is valid, else by replaying ``Session.conversation`` (:func:`._conversation.replay`)
+and then the input audio appended since the last commit.
 """
 
 from __future__ import annotations
@@ -21,17 +28,27 @@ from __future__ import annotations
 import enum
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Final, final
+from typing import Final, TypeAlias, final
 
 import attrs
 
-from .._errors import SessionClosedError
+from .._errors import ConnectError, SessionClosedError
 from ..messages import (
     ClientMessage,
+    ConversationItem,
+    ConversationItemAdded,
     ConversationItemCreate,
+    ConversationItemCreated,
+    ConversationItemDone,
     FunctionCallItem,
     FunctionCallOutputItem,
     GoAway,
+    InputAudioBufferAppend,
+    InputAudioBufferClear,
+    InputAudioBufferCleared,
+    InputAudioBufferCommit,
+    InputAudioBufferCommitted,
+    InputAudioBufferSpeechStopped,
     Reconnected,
     ReconnectReason,
     Response,
@@ -50,9 +67,15 @@ from ..messages import (
     merge_options,
 )
 from ..wire import Codec, Frame
+from ._conversation import replay
+from ._reconnect import Reconnect
 from ._responses import OpenResponses
 
-__all__ = ["Cutover", "Leg", "LegState", "Ledger", "Resume", "no_connection"]
+__all__ = ["Cutover", "Ended", "Leg", "LegState", "Ledger", "Resume", "no_connection"]
+
+Ended: TypeAlias = SessionClosedError | ConnectError
+"""Why a session ended: its last connection's close, or the refused handshake of the
+reconnection that would have replaced it."""
 
 Resume = Callable[[SessionOptions, "str | None"], SessionOptions]
 """A resumable provider's ``resumable_options``: the options for one connection, resuming
@@ -60,6 +83,15 @@ the handle given (``None``: a fresh session that asks for handles)."""
 
 _QUIET: Final = (GoAway, SessionResumptionUpdate, UsageMetadata)
 """Server messages that do not move the session's state past a resumption handle."""
+_ACKNOWLEDGED: Final = (ConversationItemAdded, ConversationItemCreated, ConversationItemDone)
+"""How a server acknowledges an item the client created."""
+_COMMITTED: Final = (
+    InputAudioBufferCommitted,
+    InputAudioBufferCleared,
+    InputAudioBufferSpeechStopped,
+)
+"""Server messages after which the input audio appended so far is no longer the server's
+uncommitted buffer (Gemini Live reports only the end of speech)."""
 
 
 class LegState(enum.Enum):
@@ -105,7 +137,12 @@ class Leg:
         go_away: the server's ``GoAway``, once it came.
         session_id: its ``SessionCreated.session_id``.
         error: why it closed.
+        closed_at: when it stopped carrying the session (it closed, or a switch retired
+            it), in the I/O side's clock (seconds).
         announce: for a connection opened by a switch, what its ``SessionCreated`` becomes.
+        replayed: the ids of the items replayed to it; the server's acknowledgements of
+            them (``conversation.item.added`` / ``.created`` / ``.done``) are not delivered
+            again.
     """
 
     number: int
@@ -122,7 +159,9 @@ class Leg:
     go_away: GoAway | None = None
     session_id: str | None = None
     error: SessionClosedError | None = None
+    closed_at: float | None = None
     announce: Callable[[SessionCreated], Reconnected] | None = None
+    replayed: frozenset[str] = frozenset()
 
 
 @attrs.frozen
@@ -134,7 +173,10 @@ class Cutover:
         setup: the message that configures it, or ``None`` (a provider without resumption
             that the app never configured).
         handle: the resumption handle the setup resumes, or ``None`` for a fresh session.
-        resend: the frames to send again once the setup is answered.
+        resend: by handle, the frames to send again once the setup is answered.
+        replay: without a handle, the conversation's items, sent once the setup is answered.
+        then: without a handle, the messages sent after the replay: the input audio
+            appended since the last commit, then what the old connection could not take.
         close_out: what ends, for the app, what the old connection left open; delivered
             before anything from the new one.
     """
@@ -143,6 +185,8 @@ class Cutover:
     setup: SessionUpdate | None
     handle: str | None
     resend: tuple[Frame, ...]
+    replay: tuple[ConversationItemCreate, ...]
+    then: tuple[ClientMessage, ...]
     close_out: tuple[ServerMessage, ...]
 
 
@@ -152,24 +196,35 @@ class Ledger:
 
     Args:
         codec: the first connection's codec.
-        now: the time the first connection opened.
+        clock: the I/O side's clock (seconds); the first connection opens now.
         resume: the provider's ``resumable_options`` when it resumes by handle, else
-            ``None`` (a switch then starts a fresh session with the same options).
-        switching: the session moves to a new connection when told to go
-            (``open_session(..., resumption=True)``); without it, the first connection's
-            close ends the session.
+            ``None`` (a switch then starts a fresh session and replays the conversation).
+        reconnect: the policy: the session moves to a new connection when told to go, at
+            ``max_connection_age``, and after failures it retries. ``None``: the first
+            connection's close ends the session.
     """
 
-    def __init__(self, codec: Codec, now: float, *, resume: Resume | None, switching: bool) -> None:
-        self.current = Leg(1, codec, LegState.LIVE, now)
+    def __init__(
+        self,
+        codec: Codec,
+        clock: Callable[[], float],
+        *,
+        resume: Resume | None,
+        reconnect: Reconnect | None,
+    ) -> None:
+        self.clock = clock
+        self.current = Leg(1, codec, LegState.LIVE, clock())
         self._opened = 1
         self.resume = resume
-        self.switching = switching
+        self.reconnect = reconnect
+        self._held: deque[InputAudioBufferAppend] = deque()
+        self._held_bytes = 0
+        self._unsent: list[ClientMessage] = []
         self.options: SessionOptions | None = None
         self.responses = OpenResponses()
         self.calls: set[str] = set()
         self.void_calls: set[str] = set()
-        self.ended: SessionClosedError | None = None
+        self.ended: Ended | None = None
         self.connections = 1
         self.resent_client_frames = 0
         self.dropped_server_messages = 0
@@ -183,7 +238,12 @@ class Ledger:
         asking for resumption handles, or ``None`` when it must not be sent (the output of a
         call a switch cancelled: the current connection does not know it)."""
         leg = self.current
-        if isinstance(message, ResponseCreate) and message.conversation == "none":
+        if isinstance(message, InputAudioBufferAppend):
+            if self.reconnect is not None:
+                self._hold(message, self.reconnect.held_audio_bytes)
+        elif isinstance(message, InputAudioBufferCommit | InputAudioBufferClear):
+            self._release_audio()
+        elif isinstance(message, ResponseCreate) and message.conversation == "none":
             self.responses.requested_out_of_band()
         elif isinstance(message, SessionUpdate):
             self.options = (
@@ -205,6 +265,24 @@ class Ledger:
             self.changed = True
         return message
 
+    def _hold(self, append: InputAudioBufferAppend, limit: int) -> None:
+        """Keep ``append`` until the audio is committed, within ``limit`` bytes."""
+        self._held.append(append)
+        self._held_bytes += len(append.audio)
+        while self._held_bytes > limit:
+            self._held_bytes -= len(self._held.popleft().audio)
+
+    def _release_audio(self) -> None:
+        self._held.clear()
+        self._held_bytes = 0
+
+    def unsent(self, message: ClientMessage) -> None:
+        """``message`` (as :meth:`client` answered) could not be written: the current
+        connection is gone. A replay sends it after the conversation; input audio is
+        already held, and options are merged into the new connection's setup."""
+        if not isinstance(message, InputAudioBufferAppend | SessionUpdate):
+            self._unsent.append(message)
+
     def wrote(self, leg: Leg, frames: Iterable[Frame]) -> list[Frame]:
         """Note ``frames`` as written to ``leg`` (not yet consumed); returns them."""
         batch = list(frames)
@@ -219,6 +297,8 @@ class Ledger:
         (it came from a replaced connection)."""
         if leg.state is LegState.DRAINING:
             self.dropped_server_messages += 1
+            return None
+        if leg.replayed and isinstance(message, _ACKNOWLEDGED) and message.item.id in leg.replayed:
             return None
         if isinstance(message, SessionCreated):
             leg.session_id = message.session_id
@@ -250,6 +330,8 @@ class Ledger:
         elif isinstance(message, ToolCallCancellation):
             self.calls.difference_update(message.call_ids)
             self.changed = True
+        elif isinstance(message, _COMMITTED):
+            self._release_audio()
         if not isinstance(message, _QUIET):
             leg.after_handle += 1
         return message
@@ -274,14 +356,24 @@ class Ledger:
             return False
         was = leg.state
         leg.state, leg.error = LegState.CLOSED, error
+        if leg.closed_at is None:
+            leg.closed_at = self.clock()
         self.changed = True
         if leg is self.current and was in (LegState.LIVE, LegState.STAYING):
-            if was is LegState.LIVE and leg.go_away is not None and self.switching:
-                return False  # told to go and closed before the switch began: it goes on
+            if was is LegState.LIVE and self.recovers(leg):
+                return False  # the supervisor moves the session to a new connection
             return self.end(error)
         return False
 
-    def end(self, error: SessionClosedError) -> bool:
+    def recovers(self, leg: Leg) -> bool:
+        """Whether the session outlives ``leg``'s close: there is a policy, and ``leg`` was
+        told to go before it closed or failed in a way the policy retries."""
+        policy = self.reconnect
+        if policy is None:
+            return False
+        return leg.go_away is not None or (leg.error is not None and policy.retries(leg.error))
+
+    def end(self, error: Ended) -> bool:
         """The session is over (the first reason wins). Returns ``True``."""
         if self.ended is None:
             self.ended = error
@@ -290,22 +382,23 @@ class Ledger:
     # --- switching ---------------------------------------------------------------------------
 
     def told_to_go(self, leg: Leg) -> bool:
-        """A switch away from ``leg`` starts (its ``GoAway``, or it reached
-        ``max_connection_age``). Returns ``False`` when there is nothing to switch from."""
+        """A switch away from ``leg`` starts (its ``GoAway``, it reached
+        ``max_connection_age``, or it failed and the session recovers). Returns ``False``
+        when there is nothing to switch from."""
         if leg is not self.current or self.ended is not None:
             return False
         if leg.state is LegState.LIVE:
             leg.state = LegState.GOING
             return True
-        return leg.state is LegState.CLOSED and leg.go_away is not None
+        return leg.state is LegState.CLOSED and self.recovers(leg)
 
-    def no_new_connection(self, leg: Leg, reason: ReconnectReason) -> bool:
-        """No new connection could be opened for the switch away from ``leg``. Returns
-        whether the session is over: it is when ``leg`` is gone; else it stays on ``leg``,
-        until ``leg`` closes after a ``GoAway``, or for another age after
-        ``max_connection_age``."""
+    def no_new_connection(self, leg: Leg, reason: ReconnectReason, error: Ended) -> bool:
+        """No new connection could be opened for the switch away from ``leg`` (``error``
+        is the last attempt's). Returns whether the session is over: it is when ``leg`` is
+        gone; else it stays on ``leg``, until ``leg`` closes after a ``GoAway``, or for
+        another age after ``max_connection_age``."""
         if leg.state is LegState.CLOSED:
-            return self.end(leg.error or no_connection())
+            return self.end(error)
         leg.state = LegState.STAYING if reason == "go_away" else LegState.LIVE
         return False
 
@@ -317,56 +410,84 @@ class Ledger:
         return self.resume is None or (leg.handle is not None and leg.after_handle == 0)
 
     def cut_over(
-        self, old: Leg, codec: Codec, now: float, reason: ReconnectReason, *, fresh: bool = False
+        self,
+        old: Leg,
+        codec: Codec,
+        reason: ReconnectReason,
+        conversation: Iterable[ConversationItem],
+        *,
+        fresh: bool = False,
     ) -> Cutover:
-        """Retire ``old`` and make a new ``OPENING`` leg current, resuming ``old``'s handle
-        unless ``fresh`` (or the provider has no resumption).
+        """Retire ``old`` and make a new ``OPENING`` leg current. It resumes ``old``'s
+        handle unless ``fresh`` (or the provider has no resumption); without a handle it
+        gets ``conversation`` replayed, as far as ``codec`` can carry it.
 
-        Calls the new connection does not know (they came after the handle, or it is a
-        fresh session) are cancelled for the app (:class:`ToolCallCancellation`); their
+        Calls the new connection does not know (they came after the handle, or they are
+        not replayed) are cancelled for the app (:class:`ToolCallCancellation`); their
         outputs are never sent. Unless ``old`` was settled, open responses end with
-        ``ResponseDone`` (``cancelled``, reason ``"reconnected"``).
+        ``ResponseDone`` (``incomplete``, reason ``"reconnected"``).
         """
+        now = self.clock()
         seamless = old.state is not LegState.CLOSED and self.settled(old)
+        if old.closed_at is None:
+            old.closed_at = now
+        outage_from = old.closed_at
         handle = None if fresh or self.resume is None else old.handle
-        resend = tuple(frame for _, frame in old.unconsumed) if handle is not None else ()
-        known = old.calls - old.calls_after_handle if handle is not None else set()
+        if handle is not None:
+            resend = tuple(frame for _, frame in old.unconsumed)
+            items: tuple[ConversationItemCreate, ...] = ()
+            then: tuple[ClientMessage, ...] = ()
+            known = old.calls - old.calls_after_handle
+        else:
+            resend = ()
+            items = tuple(replay(conversation, self.calls, codec.check_client))
+            then = (*self._held, *self._unsent)
+            known = self.calls.intersection(
+                c.item.call_id for c in items if isinstance(c.item, FunctionCallItem)
+            )
         if old.state is not LegState.CLOSED:
             old.state = LegState.DRAINING
         self._opened += 1
         new = Leg(self._opened, codec, LegState.OPENING, now, calls=set(known))
+        new.replayed = frozenset(c.item.id for c in items if c.item.id is not None)
         connection = self.connections + 1
         close_out: list[ServerMessage] = []
-        void = sorted(self.calls - known)
+        void = sorted(self.calls - known, key=str)
         if void:
             close_out.append(ToolCallCancellation(call_ids=tuple(void)))
             self.calls.difference_update(void)
             self.void_calls.update(void)
         if not seamless:
-            details = ResponseStatusDetails(type="cancelled", reason="reconnected")
+            details = ResponseStatusDetails(type="incomplete", reason="reconnected")
             close_out += [
-                ResponseDone(response=Response(id=id, status="cancelled", status_details=details))
+                ResponseDone(response=Response(id=id, status="incomplete", status_details=details))
                 for id in sorted(self.responses.release_all(), key=str)
             ]
         setup = self._setup(new, handle)
-        restored = handle is not None
+        close_code = None
+        if reason == "connection_lost" and old.error is not None:
+            close_code = 1006 if old.error.code is None else old.error.code
+        clock = self.clock
 
         def announce(created: SessionCreated) -> Reconnected:
             return Reconnected(
-                restored=restored,
+                restored=handle is not None or bool(items),
                 seamless=seamless,
                 reason=reason,
                 connection=connection,
                 session=created.session,
                 session_id=created.session_id,
                 previous_session_id=old.session_id,
-                resent=len(resend),
+                resent=len(resend) + len(then),
+                replayed=len(items),
+                outage_ms=(clock() - outage_from) * 1000,
+                close_code=close_code,
                 raw=created.raw,
             )
 
         new.announce = announce
         self.current = new
-        return Cutover(new, setup, handle, resend, tuple(close_out))
+        return Cutover(new, setup, handle, resend, items, then, tuple(close_out))
 
     def _setup(self, leg: Leg, handle: str | None) -> SessionUpdate | None:
         options = self.options
@@ -378,22 +499,15 @@ class Ledger:
         return SessionUpdate(session=options)
 
     def opened(self, cutover: Cutover) -> None:
-        """The new connection answered its setup: count it and its re-sent frames."""
+        """The new connection answered its setup: count it and what is sent again."""
         self.connections += 1
-        self.resent_client_frames += len(cutover.resend)
+        self.resent_client_frames += len(cutover.resend) + len(cutover.then)
+        self._unsent.clear()
 
     def opening_failed(self, cutover: Cutover) -> None:
         """The new connection closed, or did not answer its setup in time: retire it."""
         if cutover.new.state is not LegState.CLOSED:
             cutover.new.state = LegState.DRAINING
-
-    def next_step(self, cutover: Cutover) -> bool:
-        """After a failed cut-over: whether to try once more with a fresh session (the
-        handle may have been refused). When not, the session is over."""
-        if cutover.handle is not None:
-            return True
-        self.end(cutover.new.error or no_connection())
-        return False
 
 
 def no_connection() -> SessionClosedError:

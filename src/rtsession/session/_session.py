@@ -17,6 +17,7 @@ from ..wire import Codec
 from ._conversation import Conversation
 from ._end import ProviderEnd
 from ._receive_channel import SessionReceiveChannel
+from ._reconnect import Reconnect
 from ._send_channel import SendHub, SessionSendChannel
 from ._stage import Stage, StageChannels, StageContext
 from ._state import CloseReason, SessionState, SessionStatistics
@@ -107,6 +108,8 @@ class Session:
             SessionClosedError: the connection is closed; ``code`` and ``reason`` are those of
                 the server's close frame (1006 when it ended without one), or 1000 once the
                 session's block has been left.
+            ConnectError: the session ended because every reconnection attempt failed and
+                the last one's handshake was refused (``status_code``).
         """
         await self._sender.send(message)
 
@@ -124,7 +127,7 @@ class Session:
 
     def statistics(self) -> SessionStatistics:
         """Counters of the session: connections used, client frames re-sent and server
-        messages dropped when it moved to a new one (``resumption=True``), outputs of
+        messages dropped when it moved to a new one (with a ``reconnect`` policy), outputs of
         cancelled calls not sent, and responses ``ResponseGate`` released without their
         ``ResponseDone``."""
         return self._state.statistics()
@@ -218,8 +221,7 @@ async def open_session(
     *,
     middleware: Iterable[Stage] = (),
     transport: Transport | None = None,
-    resumption: bool = False,
-    max_connection_age: float | None = None,
+    reconnect: Reconnect | None = None,
 ) -> AsyncIterator[Session]:
     """Connect to ``provider`` and hold a realtime session for the duration of the block.
 
@@ -245,15 +247,14 @@ async def open_session(
         options: if given, sent as ``SessionUpdate(session=options)`` right after connecting.
         middleware: stages between the app and the provider; the first is nearest the app.
         transport: how to open the WebSocket; default :class:`TrioWebsocketTransport`.
-        resumption: keep the session across connections: on the server's ``GoAway`` (or at
-            ``max_connection_age``) open a new connection, switch to it where the old one has
-            nothing in progress, resuming with the latest ``SessionResumptionUpdate`` handle
-            (a :class:`~rtsession.providers.ResumableProvider`; other providers get a fresh
-            session with the same options), and deliver one ``Reconnected``. See
-            ``docs/gemini.md``, "Resumption".
-        max_connection_age: with ``resumption``, also switch once a connection is this many
-            seconds old (e.g. 540 where connections last ten minutes); ``None``: only on
-            ``GoAway``.
+        reconnect: keep the session across connections (:class:`Reconnect`): on the
+            server's ``GoAway``, at the policy's ``max_connection_age``, and after a failure
+            the policy retries, open a new connection (with backoff), continue the
+            conversation on it (resumed by handle with a
+            :class:`~rtsession.providers.ResumableProvider`, else replayed from
+            :attr:`Session.conversation`, then the uncommitted input audio), and deliver
+            one ``Reconnected``. ``None``: the first connection's close ends the session.
+            See ``docs/reconnect.md``.
 
     Yields:
         The :class:`Session`.
@@ -263,13 +264,10 @@ async def open_session(
             handshake, e.g. 401 for a bad API key).
         EncodeError: the provider cannot carry a setting in ``options``.
         SessionClosedError: the connection failed abnormally inside the transport.
-        ValueError: ``max_connection_age`` without ``resumption``, or not positive.
         Exception: whatever the block or a middleware stage raised, unchanged. A single
             failure is raised alone, never wrapped in an ``ExceptionGroup``;
             ``KeyboardInterrupt`` passes through.
     """
-    if max_connection_age is not None and not (resumption and max_connection_age > 0):
-        raise ValueError("max_connection_age needs resumption=True and a positive number")
     stages = tuple(middleware)
     state = SessionState(provider, options if options is not None else SessionOptions())
     codec = provider.make_codec()
@@ -290,8 +288,7 @@ async def open_session(
                 codec=codec,
                 inbox=inbox,
                 outbox=outbox,
-                resumption=resumption,
-                max_connection_age=max_connection_age,
+                reconnect=reconnect,
             )
             try:
                 pipeline.start(nursery, end)

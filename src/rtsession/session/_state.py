@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, final
 
 import attrs
 
-from .._errors import ClosedBy, SessionClosedError
+from .._errors import ClosedBy, ConnectError, SessionClosedError
 from ..messages import SessionOptions
 from ..providers import Provider
 from ._conversation import Conversation
@@ -24,7 +24,8 @@ class CloseReason:
     Attributes:
         code: the WebSocket close code (RFC 6455 section 7.4): the peer's, 1000 when the
             app left the session's block, 1006 when the connection ended without a close
-            frame, 1011 for a keepalive timeout.
+            frame, 1011 for a keepalive timeout; ``None`` when a reconnection's handshake
+            was refused (``reason`` then says how).
         reason: the close reason, possibly empty.
         closed_by: ``"client"`` (this side), ``"server"`` (the peer's close frame) or
             ``"network"`` (no close frame: reset, lost connection, keepalive timeout).
@@ -92,7 +93,7 @@ class SessionState:
         self.provider = provider
         self.options = options
         self.conversation = Conversation()
-        self.closed: SessionClosedError | None = None
+        self.closed: SessionClosedError | ConnectError | None = None
         self.ledger: Ledger | None = None
         self.released_responses = 0
 
@@ -109,7 +110,7 @@ class SessionState:
             self.released_responses,
         )
 
-    def mark_closed(self, error: SessionClosedError) -> None:
+    def mark_closed(self, error: SessionClosedError | ConnectError) -> None:
         """Record why the session closed; the first reason wins."""
         if self.closed is None:
             self.closed = error
@@ -118,14 +119,18 @@ class SessionState:
         closed = self.closed
         if closed is None:
             return None
+        if isinstance(closed, ConnectError):
+            return CloseReason(None, str(closed), "network")
         return CloseReason(closed.code, closed.reason, closed.closed_by)
 
-    def closed_error(self) -> SessionClosedError:
+    def closed_error(self) -> SessionClosedError | ConnectError:
         """A fresh exception to raise for a send after the close (one per raise, so
         tracebacks do not pile up on a shared instance)."""
         closed = self.closed
         if closed is None:
             return SessionClosedError("the session is closed")
+        if isinstance(closed, ConnectError):
+            return ConnectError(str(closed), status_code=closed.status_code)
         return SessionClosedError(
             str(closed), code=closed.code, reason=closed.reason, closed_by=closed.closed_by
         )

@@ -9,7 +9,7 @@ from typing import TypeVar, final
 import attrs
 import trio
 
-from .._errors import SessionClosedError
+from .._errors import ConnectError, SessionClosedError
 from ..messages import (
     ClientMessage,
     ConversationItem,
@@ -274,8 +274,9 @@ class AppInbox:
     def __init__(self) -> None:
         self._received_send, self._unread = trio.open_memory_channel[ServerMessage](math.inf)
         self._received: list[ServerMessage] = []
-        self.error: SessionClosedError | None = None
-        """How the stream ended if it ended abnormally (what ``async for`` raised)."""
+        self.error: SessionClosedError | ConnectError | None = None
+        """How the stream ended if it ended abnormally (what ``async for`` raised: a
+        ``ConnectError`` when every reconnection attempt was refused)."""
 
     async def drain(self, session: Session) -> None:
         """Read ``session`` until its stream ends (start it in a nursery, or await it to read
@@ -287,7 +288,7 @@ class AppInbox:
             async for message in session:
                 self._received.append(message)
                 self._received_send.send_nowait(message)
-        except SessionClosedError as exc:
+        except (SessionClosedError, ConnectError) as exc:
             self.error = exc
 
     @property
