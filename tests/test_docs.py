@@ -20,7 +20,16 @@ def _first_python_block(page: str) -> str:
 
 @pytest.mark.parametrize(
     ("page", "expected"),
-    [("getting-started.md", "Hello! How can I help you today?\n[completed]\n")],
+    [
+        ("getting-started.md", "Hello! How can I help you today?\n[completed]\n"),
+        (
+            "reconnect.md",
+            "You said: My name is Ada.\n"
+            "reconnected: connection 2, 2 items replayed, after close code 1012\n"
+            "You said: Do you remember me.\n"
+            "4 items in the conversation\n",
+        ),
+    ],
 )
 def test_complete_example_runs(page: str, expected: str, tmp_path: Path) -> None:
     script = tmp_path / "example.py"

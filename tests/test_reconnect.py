@@ -6,7 +6,7 @@ running out. The conversation goes on: resumed by handle on Gemini Live, replaye
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Container
 from contextlib import asynccontextmanager
 
 import attrs
@@ -47,16 +47,18 @@ TEXT = m.SessionOptions(output_modalities=("text",))
 
 @attrs.define
 class Refusing:
-    """The real transport for the first connection; every later one is refused with
-    ``status`` (``None``: no HTTP answer at all, as for a network failure)."""
+    """The real transport, but the dials numbered in ``refused`` (every one after the
+    first, by default) are refused with ``status`` (``None``: no HTTP answer at all, as
+    for a network failure)."""
 
     status: int | None
+    refused: Container[int] = range(2, 1_000)
     inner: Transport = attrs.Factory(TrioWebsocketTransport)
     dials: int = 0
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
         self.dials += 1
-        if self.dials > 1:
+        if self.dials in self.refused:
             await trio.lowlevel.checkpoint()
             raise ConnectError(f"refused with {self.status}", status_code=self.status)
         return await self.inner.connect(nursery, request)
@@ -400,3 +402,79 @@ async def test_without_a_policy_a_drop_ends_the_session(
         await server.close_connections(1011)
     assert inbox.error is not None
     assert not [r for r in inbox.received if isinstance(r, m.Reconnected)]
+
+
+async def test_what_the_app_sends_during_an_outage_arrives_once_after_it(
+    lazy_clock: trio.testing.MockClock,
+) -> None:
+    """The first two attempts are refused (503), the third opens: meanwhile the app's
+    sends wait (bounded channels, nothing piles up), and each message it sent arrives on
+    the new connection exactly once, after the replayed conversation."""
+    refusing = Refusing(503, refused={2, 3})
+    policy = Reconnect(initial_delay=1, jitter=0)
+    sent_at: list[float] = []
+    async with conversation(openai, transport=refusing, reconnect=policy) as (
+        server,
+        session,
+        inbox,
+    ):
+        await say(session, inbox, "Hello there.")
+        await server.close_connections(1011)
+        await trio.sleep(0.1)  # the drop is seen
+        dropped_at = trio.current_time()
+        for n in range(5):
+            text = m.InputText(text=f"note {n}")
+            item = m.MessageItem(role="user", content=(text,), id=f"note_{n}")
+            await session.send(m.ConversationItemCreate(item=item))
+            sent_at.append(trio.current_time())
+        reconnected = await inbox.receive_of(m.Reconnected)
+        done = await say(session, inbox, "Goodbye.")
+        assert done.response.status == "completed"
+        ids = [item.id for item in session.conversation]
+    assert refusing.dials == 4
+    assert reconnected.replayed == 2
+    assert reconnected.outage_ms >= 3000  # waits of 1 s and 2 s between the attempts
+    # the app's sends waited for the new connection (all but the few the chain holds)
+    assert sent_at[-1] - dropped_at >= 2.9
+    assert [i for i in ids if i is not None and i.startswith("note_")] == [
+        f"note_{n}" for n in range(5)
+    ]
+    assert not [e for e in inbox.received if isinstance(e, m.Error)]
+
+
+def test_the_policy_retries_failures_worth_retrying_only() -> None:
+    policy = Reconnect()
+    lost = SessionClosedError("lost", code=None)
+    keepalive = SessionClosedError("keepalive ping timeout", code=1011, closed_by="network")
+    assert policy.retries(lost)
+    assert policy.retries(keepalive)
+    for code in (1001, 1006, 1011, 1012, 1013):
+        assert policy.retries(SessionClosedError("closed", code=code))
+    for code in (1000, 1002, 1007, 1008, 1009, 4000):
+        assert not policy.retries(SessionClosedError("closed", code=code))
+    assert not policy.retries(SessionClosedError("ours", code=1011, closed_by="client"))
+    for status in (None, 429, 500, 502, 503):
+        assert policy.retries(ConnectError("refused", status_code=status))
+    for status in (400, 401, 403, 404, 426):
+        assert not policy.retries(ConnectError("refused", status_code=status))
+
+
+def test_the_backoff_doubles_up_to_the_maximum_with_jitter() -> None:
+    policy = Reconnect(initial_delay=0.5, max_delay=3, jitter=0.5)
+    assert [policy.delay(n, lambda: 1.0) for n in range(1, 7)] == [0, 0.5, 1, 2, 3, 3]
+    assert [policy.delay(n, lambda: 0.0) for n in range(1, 5)] == [0, 0.25, 0.5, 1]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"attempts": 0},
+        {"initial_delay": -1},
+        {"jitter": 1.5},
+        {"max_connection_age": 0},
+        {"held_audio_bytes": -1},
+    ],
+)
+def test_a_policy_out_of_range_is_refused(settings: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="Reconnect"):
+        Reconnect(**settings)  # type: ignore[arg-type]

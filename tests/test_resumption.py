@@ -260,3 +260,46 @@ async def test_the_first_setup_asks_for_handles_and_keeps_the_apps_own() -> None
     first, second = (link.frames[0]["setup"]["sessionResumption"] for link in server.links)
     assert first == {"transparent": True}
     assert second == {"handle": "earlier"}
+
+
+async def test_a_connection_lost_without_notice_resumes_by_handle(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """A close the policy retries (1011, no GoAway) no longer ends a Gemini session: it
+    resumes with the latest handle on a new connection, and the app learns why."""
+    server = GeminiScript()
+    async with switching(server) as (_s, app):
+        await app.until(m.SessionResumptionUpdate)
+        server.links[0].close(1011)
+        await app.until(m.Reconnected)
+    (reconnected,) = app.of(m.Reconnected)
+    assert (reconnected.reason, reconnected.close_code) == ("connection_lost", 1011)
+    assert (reconnected.restored, reconnected.replayed) == (True, 0)
+    assert "handle" in server.links[1].frames[0]["setup"]["sessionResumption"]
+    assert app.error is None
+
+
+async def test_without_a_valid_handle_the_conversation_is_replayed_as_client_content(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """The service refuses the handle (expired): the fresh session gets the conversation
+    as it stood, the model's reply included, as ``clientContent`` turns that do not ask
+    for a reply."""
+    server = GeminiScript(refuse_handles=True)
+    async with switching(server) as (s, app):
+        await app.until(m.SessionResumptionUpdate)
+        await s.send(m.ResponseCreate())
+        await app.until(m.ResponseDone)
+        server.links[0].close(1011)
+        await app.until(m.Reconnected)
+    (reconnected,) = app.of(m.Reconnected)
+    assert reconnected.restored
+    assert reconnected.replayed == 1
+    fresh = server.links[2]
+    assert "handle" not in fresh.frames[0]["setup"]["sessionResumption"]
+    assert fresh.frames[1] == {
+        "clientContent": {
+            "turns": [{"role": "model", "parts": [{"text": "reply"}]}],
+            "turnComplete": False,
+        }
+    }
