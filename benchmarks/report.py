@@ -41,6 +41,15 @@ def _goals(results: dict[str, Any]) -> list[str]:
                         "met" if ratio <= GOAL_CPU_RATIO else "not met",
                     ]
                 )
+    ot = results.get("outage")
+    if ot:
+        rows.append(
+            [
+                "client audio frames lost when a connection drops mid-utterance = 0",
+                f"{ot['audio_frames_lost']} over {ot['drops']} drops",
+                "met" if ot["audio_frames_lost"] == 0 else "not met",
+            ]
+        )
     for sweep in results.get("capacity", []):
         best = sweep["max_sessions"]
         suffix = "+ (ladder exhausted)" if sweep["ladder_exhausted"] else ""
@@ -345,6 +354,47 @@ def markdown(results: dict[str, Any]) -> str:
             f"connections {rc['audio_frames_unique']:,} (written {rc['audio_frames_written']:,} "
             f"times), lost **{rc['audio_frames_lost']}**, counted at the "
             f"{rc['audio_lost_counted_at']}.",
+            "",
+        ]
+    ot = results.get("outage")
+    if ot:
+
+        def op(key: str, digits: int = 1) -> list[str]:
+            return [_f(ot[key]["p50"], digits), _f(ot[key]["p99"], digits)]
+
+        rate = ot["replay"]["items_per_s"]
+        out += [
+            f"## Outage (OpenAI, {ot['drops']} dropped connections)",
+            "",
+            "`OpenAIRealtime` with `reconnect=Reconnect()` against `rtsession.local` "
+            "(protocol-only engines, server VAD), in process over loopback: the app speaks in "
+            "real time (1.0 s of tone, 0.8 s of silence, 20 ms appends) and the server closes "
+            "every connection (1011) 0.5 s into every other utterance. Audio lost is measured "
+            "at the server: the cut utterance's length as its VAD on the new connection saw "
+            "it, against the undisturbed ones.",
+            "",
+            *_table(
+                ["", "p50", "p99"],
+                [
+                    ["server close -> Reconnected seen by the app, ms", *op("outage_app_ms")],
+                    ["Reconnected.outage_ms (loss seen -> answer), ms", *op("outage_session_ms")],
+                    ["items replayed per drop", *op("replayed_per_drop", 0)],
+                    ["client messages re-sent per drop (held audio)", *op("resent_per_drop", 0)],
+                    ["utterance length, undisturbed, ms", *op("utterance_ms_undisturbed", 0)],
+                    ["utterance length, cut by a drop, ms", *op("utterance_ms_cut", 0)],
+                ],
+            ),
+            f"Client audio frames lost: **{ot['audio_frames_lost']}** over {ot['drops']} drops "
+            f"({ot['audio_frames_at_risk_per_drop']} frames of each cut utterance were sent "
+            "before the drop).",
+            "",
+            *_table(
+                ["conversation items", "drop -> reply's ResponseCreated, ms"],
+                [[f"{r['items']:,}", _f(r["restore_ms"], 1)] for r in ot["replay"]["rows"]],
+            ),
+            "Replay: "
+            + ("n/a" if rate is None else f"**{rate:,.0f} items/s**")
+            + " (extra items over extra time, smallest to largest conversation).",
             "",
         ]
     for sweep in results.get("capacity", []):

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from benchmarks import capacity, codec, latency, receive, reconnect, report, transports
+from benchmarks import capacity, codec, latency, outage, receive, reconnect, report, transports
 from benchmarks._common import Progress, environment, server_process
 
 SECTIONS = (
@@ -21,6 +21,7 @@ SECTIONS = (
     "bargein",
     "close",
     "reconnect",
+    "outage",
     "capacity",
 )
 
@@ -44,6 +45,8 @@ class Sizes:
     close_count: int
     close_configs: tuple[tuple[str, str], ...]
     reconnect_count: int
+    outage_drops: int
+    outage_replay_sizes: tuple[int, ...]
     capacity_ladder: tuple[int, ...]
     capacity_bisect: int
     capacity_warmup: float
@@ -74,6 +77,8 @@ FULL = Sizes(
     close_count=20,
     close_configs=_ALL_CONFIGS,
     reconnect_count=10,
+    outage_drops=20,
+    outage_replay_sizes=(0, 200, 800),
     capacity_ladder=(10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400),
     capacity_bisect=2,
     capacity_warmup=2.0,
@@ -102,6 +107,8 @@ SMOKE = Sizes(
     close_count=2,
     close_configs=(("none", "websockets"),),
     reconnect_count=2,
+    outage_drops=2,
+    outage_replay_sizes=(0, 20),
     capacity_ladder=(2,),
     capacity_bisect=0,
     capacity_warmup=0.2,
@@ -173,6 +180,11 @@ def run(out: Path, *, smoke: bool, only: tuple[str, ...] = SECTIONS, plots: bool
         if "reconnect" in only:
             progress.step("reconnect: Gemini make-before-break switches under full-duplex audio")
             results["reconnect"] = reconnect.run(n=sizes.reconnect_count, progress=progress)
+        if "outage" in only:
+            progress.step("outage: OpenAI connections dropped mid-utterance, conversation replay")
+            results["outage"] = outage.run(
+                n=sizes.outage_drops, replay_sizes=sizes.outage_replay_sizes, progress=progress
+            )
         if "capacity" in only:
             progress.step("capacity: concurrent full-duplex sessions")
             results["capacity"] = [

@@ -33,7 +33,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "[ 8/8]" in proc.stderr  # progress was shown
+    assert "[ 9/9]" in proc.stderr  # progress was shown
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["mode"] == "smoke"
@@ -45,6 +45,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         "bargein",
         "close",
         "reconnect",
+        "outage",
         "capacity",
     ):
         assert section in results, section
@@ -74,6 +75,11 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         assert reconnect[key]["p50"] is not None, key
     assert reconnect["appends_sent"] > 0
     assert reconnect["audio_frames_lost"] == 0
+    outage = results["outage"]
+    assert outage["drops"] == 2
+    assert outage["connections"] == 3
+    assert outage["outage_app_ms"]["count"] == outage["utterance_ms_cut"]["count"] == 2
+    assert [row["items"] for row in outage["replay"]["rows"]] == [0, 20]
     sweep = results["capacity"][0]
     assert sweep["runs"][0]["connected"] == sweep["runs"][0]["k"]
 
@@ -81,5 +87,6 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert report.startswith("# rtsession benchmarks")
     assert "| goal | measured | status |" in report
     assert "## Reconnect (Gemini make-before-break" in report
+    assert "## Outage (OpenAI, 2 dropped connections)" in report
     for name in ("codec.png", "receive.png", "stages.png", "capacity.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name

@@ -46,13 +46,16 @@ from ._reconnect import Reconnect
 from ._send_channel import SendHub
 from ._state import SessionState
 
-__all__ = ["RECONNECT_TIMEOUT", "SETTLE_TIMEOUT", "ProviderEnd"]
+__all__ = ["RECONNECT_TIMEOUT", "SETTLE_TIMEOUT", "STABLE_AFTER", "ProviderEnd"]
 
 logger = logging.getLogger("rtsession.session")
 
 RECONNECT_TIMEOUT: Final = 10.0
 """Seconds a reconnection attempt gives a new connection to open, and then to answer its
 setup (``SessionCreated``), before the attempt counts as failed."""
+STABLE_AFTER: Final = 1.0
+"""Seconds a connection opened by a reconnection must last before its own failure gets a
+fresh set of the policy's attempts."""
 SETTLE_TIMEOUT: Final = 10.0
 """Seconds a switch waits for the old connection to reach a point with nothing in progress,
 when no ``GoAway.time_left_ms`` bounds the wait; then it switches anyway."""
@@ -484,15 +487,16 @@ class _Attempts:
 
 
 def _short_lived(leg: Leg) -> bool:
-    """``leg`` failed within RECONNECT_TIMEOUT of opening: a reconnection from it goes on
-    counting the attempts of the one that opened it, so a server that accepts and at once
-    drops every connection ends the session after the policy's attempts, not never."""
+    """``leg``, opened by a reconnection, failed within STABLE_AFTER of opening: the next
+    reconnection goes on counting that one's attempts (and backoff), so a server that accepts
+    and at once drops every connection ends the session after the policy's attempts, not
+    never."""
     closed_at = leg.closed_at
     return (
         leg.number > 1
         and closed_at is not None
         and leg.state is LegState.CLOSED
-        and closed_at - leg.opened_at < RECONNECT_TIMEOUT
+        and closed_at - leg.opened_at < STABLE_AFTER
     )
 
 
