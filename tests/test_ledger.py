@@ -423,3 +423,30 @@ def test_a_replay_leaves_out_what_the_provider_cannot_carry() -> None:
     assert [c.item for c in cutover.replay] == [
         m.MessageItem(role="user", content=(m.InputText(text="hi"),))
     ]
+
+
+def test_opted_in_user_audio_is_replayed_as_audio_within_its_bound() -> None:
+    book = Ledger(
+        OpenAICodec(),
+        lambda: 0.0,
+        resume=None,
+        reconnect=Reconnect(replay_audio_bytes=25),
+    )
+    for turn in ("u1", "u2"):
+        book.client(append(1))
+        book.client(append(2))
+        book.server(book.current, m.InputAudioBufferCommitted(item_id=turn))
+    spoken = [
+        m.MessageItem(role="user", id=turn, content=(m.InputAudio(transcript=f"said {turn}"),))
+        for turn in ("u1", "u2")
+    ]
+    book.closed(book.current, closed(1011))
+    cutover = book.cut_over(book.current, OpenAICodec(), "connection_lost", spoken)
+    first, second = (c.item for c in cutover.replay)
+    # u1 fell out of the 25-byte bound: its transcript; u2 (20 bytes) is kept as audio
+    assert first == m.MessageItem(role="user", id="u1", content=(m.InputText(text="said u1"),))
+    assert second == m.MessageItem(
+        role="user",
+        id="u2",
+        content=(m.InputAudio(audio=bytes([1]) * 10 + bytes([2]) * 10, transcript="said u2"),),
+    )

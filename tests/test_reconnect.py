@@ -478,3 +478,32 @@ def test_the_backoff_doubles_up_to_the_maximum_with_jitter() -> None:
 def test_a_policy_out_of_range_is_refused(settings: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="Reconnect"):
         Reconnect(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("replay_audio_bytes", "replayed"), [(0, 1), (2_880_000, 2)])
+async def test_spoken_turns_are_replayed_as_audio_when_the_app_opts_in(
+    replay_audio_bytes: int, replayed: int, lazy_clock: trio.testing.MockClock
+) -> None:
+    """Without input transcription a spoken turn has no transcript: by default the replay
+    leaves it out (only the reply goes back); with ``replay_audio_bytes`` the new
+    connection gets the turn as the audio the user spoke."""
+    options = m.SessionOptions(output_modalities=("text",), turn_detection=m.ServerVad())
+    policy = Reconnect(replay_audio_bytes=replay_audio_bytes)
+    speech = tone(1.0, 24_000) + bytes(2 * 24_000)
+    async with conversation(openai, options, reconnect=policy) as (server, session, inbox):
+        await inbox.receive_of(m.SessionUpdated)
+        for start in range(0, len(speech), 960):
+            await session.send(m.InputAudioBufferAppend(audio=speech[start : start + 960]))
+        committed = await inbox.receive_of(m.InputAudioBufferCommitted)
+        await inbox.receive_of(m.ResponseDone)
+        await server.close_connections(1011)
+        reconnected = await inbox.receive_of(m.Reconnected)
+        assert reconnected.replayed == replayed
+        await session.send(m.ConversationItemRetrieve(item_id=committed.item_id))
+        answer = await inbox.receive_of(m.ConversationItemRetrieved | m.Error)  # type: ignore[arg-type]
+    if replay_audio_bytes:
+        assert isinstance(answer, m.ConversationItemRetrieved)
+        assert isinstance(answer.item, m.MessageItem)
+        assert isinstance(answer.item.content[0], m.InputAudio)
+    else:
+        assert isinstance(answer, m.Error)  # not on the new connection

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import TypeAlias, final, overload
 
 import attrs
@@ -31,6 +31,8 @@ from ..messages import (
 )
 
 __all__ = ["Conversation", "replay"]
+
+_NOTHING_SPOKEN: Mapping[str, bytes] = {}
 
 _PLACED = (ConversationItemAdded, ConversationItemCreated, ConversationItemDone)
 
@@ -171,18 +173,21 @@ def replay(
     items: Iterable[ConversationItem],
     open_calls: Collection[str],
     check: Callable[[ConversationItemCreate], None],
+    spoken: Mapping[str, bytes] = _NOTHING_SPOKEN,
 ) -> list[ConversationItemCreate]:
     """The ``ConversationItemCreate`` messages that rebuild a conversation on a new
     connection, in order and with the same item ids where the provider carries them.
 
     Audio becomes its transcript (``InputAudio`` → ``InputText``, ``OutputAudio`` →
-    ``OutputText``; audio without a transcript is left out). A function call is replayed
-    with its output, or alone while it is still open (in ``open_calls``: its answer will
-    follow on the new connection). Left out: a call never answered and an output whose
-    call is not replayed; a message still in progress (a reply cut off by the drop) or
-    left with no content; MCP items (the service lists an MCP server's tools again by
-    itself); and any item ``check`` refuses with :class:`~rtsession.EncodeError` (what the
-    provider cannot carry, e.g. a function call on Gemini Live).
+    ``OutputText``; audio without a transcript is left out), except a user turn whose audio
+    ``spoken`` holds (by item id): it is replayed as that audio, with its transcript. A
+    function call is replayed with its output, or alone while it is still open (in
+    ``open_calls``: its answer will follow on the new connection). Left out: a call never
+    answered and an output whose call is not replayed; a message still in progress (a
+    reply cut off by the drop) or left with no content; MCP items (the service lists an MCP
+    server's tools again by itself); and any item ``check`` refuses with
+    :class:`~rtsession.EncodeError` (what the provider cannot carry, e.g. a function call
+    on Gemini Live).
     """
     items = tuple(items)
     answered = {i.call_id for i in items if isinstance(i, FunctionCallOutputItem)}
@@ -190,7 +195,7 @@ def replay(
     kept_calls: set[str] = set()
     out: list[ConversationItemCreate] = []
     for item in items:
-        kept = _replayable(item, replayable_calls, kept_calls)
+        kept = _replayable(item, replayable_calls, kept_calls, spoken)
         if kept is None:
             continue
         message = _carried(kept, check)
@@ -223,7 +228,10 @@ _Replayable: TypeAlias = MessageItem | FunctionCallItem | FunctionCallOutputItem
 
 
 def _replayable(
-    item: ConversationItem, replayable_calls: set[str], kept_calls: set[str]
+    item: ConversationItem,
+    replayable_calls: set[str],
+    kept_calls: set[str],
+    spoken: Mapping[str, bytes],
 ) -> _Replayable | None:
     if isinstance(item, FunctionCallItem):
         if item.call_id is None or item.call_id not in replayable_calls:
@@ -233,12 +241,16 @@ def _replayable(
         return attrs.evolve(item, status=None) if item.call_id in kept_calls else None
     if not isinstance(item, MessageItem) or item.status == "in_progress":
         return None
-    content = tuple(p for p in map(_as_text, item.content) if p is not None)
+    audio = spoken.get(item.id) if item.id is not None else None
+    parts = (_as_text(part, audio) for part in item.content)
+    content = tuple(p for p in parts if p is not None)
     return attrs.evolve(item, content=content, status=None) if content else None
 
 
-def _as_text(part: ContentPart) -> ContentPart | None:
+def _as_text(part: ContentPart, audio: bytes | None) -> ContentPart | None:
     if isinstance(part, InputAudio):
+        if audio is not None:
+            return InputAudio(audio=audio, transcript=part.transcript)
         return None if part.transcript is None else InputText(text=part.transcript)
     if isinstance(part, OutputAudio):
         return None if part.transcript is None else OutputText(text=part.transcript)

@@ -219,6 +219,8 @@ class Ledger:
         self.reconnect = reconnect
         self._held: deque[InputAudioBufferAppend] = deque()
         self._held_bytes = 0
+        self._spoken: dict[str, bytes] = {}  # user audio by item id, to replay as audio
+        self._spoken_bytes = 0
         self._unsent: list[ClientMessage] = []
         self.options: SessionOptions | None = None
         self.responses = OpenResponses()
@@ -271,6 +273,18 @@ class Ledger:
         self._held_bytes += len(append.audio)
         while self._held_bytes > limit:
             self._held_bytes -= len(self._held.popleft().audio)
+
+    def _keep_spoken(self, item_id: str) -> None:
+        """With ``replay_audio_bytes``, keep the audio committed as ``item_id``, within the
+        bound (the oldest turns go first)."""
+        limit = 0 if self.reconnect is None else self.reconnect.replay_audio_bytes
+        if not limit or not self._held:
+            return
+        audio = b"".join(append.audio for append in self._held)
+        self._spoken[item_id] = audio
+        self._spoken_bytes += len(audio)
+        while self._spoken_bytes > limit:
+            self._spoken_bytes -= len(self._spoken.pop(next(iter(self._spoken))))
 
     def _release_audio(self) -> None:
         self._held.clear()
@@ -331,6 +345,8 @@ class Ledger:
             self.calls.difference_update(message.call_ids)
             self.changed = True
         elif isinstance(message, _COMMITTED):
+            if isinstance(message, InputAudioBufferCommitted):
+                self._keep_spoken(message.item_id)
             self._release_audio()
         if not isinstance(message, _QUIET):
             leg.after_handle += 1
@@ -440,7 +456,7 @@ class Ledger:
             known = old.calls - old.calls_after_handle
         else:
             resend = ()
-            items = tuple(replay(conversation, self.calls, codec.check_client))
+            items = tuple(replay(conversation, self.calls, codec.check_client, self._spoken))
             then = (*self._held, *self._unsent)
             known = self.calls.intersection(
                 c.item.call_id for c in items if isinstance(c.item, FunctionCallItem)

@@ -58,6 +58,11 @@ class Reconnect:
         held_audio_bytes: the most input audio, in bytes, kept since the last commit to
             send again on a new connection when the conversation is replayed (the oldest
             goes first); 2,880,000 bytes is 60 s of 24 kHz PCM16.
+        replay_audio_bytes: opt in to replaying the user's spoken turns as audio
+            (``input_audio``) rather than as their transcripts: the most audio, in bytes,
+            kept for that over the whole session (the audio appended up to each commit the
+            server confirms with ``InputAudioBufferCommitted``); the oldest turns fall back
+            to their transcripts. 0 (the default): transcripts only.
 
     Raises:
         ValueError: a setting is out of range.
@@ -69,6 +74,7 @@ class Reconnect:
     jitter: float = attrs.field(default=0.5, validator=_fraction)
     max_connection_age: float | None = attrs.field(default=None, validator=_positive)
     held_audio_bytes: int = attrs.field(default=2_880_000)
+    replay_audio_bytes: int = attrs.field(default=0)
 
     @attempts.validator
     def _check_attempts(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -76,9 +82,10 @@ class Reconnect:
             raise ValueError(f"Reconnect.attempts must be at least 1, not {value!r}")
 
     @held_audio_bytes.validator
-    def _check_held_audio(self, attribute: attrs.Attribute[int], value: int) -> None:
+    @replay_audio_bytes.validator
+    def _check_bytes(self, attribute: attrs.Attribute[int], value: int) -> None:
         if value < 0:
-            raise ValueError(f"Reconnect.held_audio_bytes must not be negative, not {value!r}")
+            raise ValueError(f"Reconnect.{attribute.name} must not be negative, not {value!r}")
 
     def delay(self, attempt: int, uniform: Callable[[], float] = random.random) -> float:
         """Seconds to wait before attempt number ``attempt`` (1 is the first, immediate):
