@@ -43,9 +43,10 @@ class ResumableProvider(Provider, Protocol):
     """A provider whose service resumes a session on a new connection with a handle from
     :class:`~rtsession.messages.SessionResumptionUpdate` (Gemini Live).
 
-    ``open_session(..., resumption=True)`` uses these two hooks and nothing else of the
-    service's resumption scheme; with a provider that lacks them, a switch starts a fresh
-    session with the same options (``docs/gemini.md``, "Resumption").
+    ``open_session(..., reconnect=Reconnect())`` uses these two hooks and nothing else of
+    the service's resumption scheme; with a provider that lacks them, a new connection
+    starts a fresh session with the same options and the conversation replayed
+    (``docs/reconnect.md``).
     """
 
     def resumable_options(self, options: SessionOptions, handle: str | None) -> SessionOptions:

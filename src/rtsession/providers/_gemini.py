@@ -115,7 +115,7 @@ class GeminiLive(_GeminiService):
 
     Speaks :class:`~rtsession.wire.gemini.GeminiCodec` (``docs/gemini.md``). The ``setup``
     names ``model`` (``models/`` is prepended) unless ``SessionOptions.model`` is set. With
-    ``open_session(..., resumption=True)`` the setup asks for resumption handles; the Gemini
+    ``open_session(..., reconnect=Reconnect())`` the setup asks for resumption handles; the Gemini
     API does not offer ``transparent`` resumption (the SDK refuses it), so without it a switch
     re-sends the client frames written after the last handle arrived.
 
@@ -242,7 +242,7 @@ class VertexGeminiLive(_GeminiService):
     through ``extra_headers`` to bill another project's quota.
 
     The ``setup`` names ``projects/PROJECT/locations/LOCATION/publishers/google/models/MODEL``
-    (a ``model`` holding ``/`` is sent as is). With ``open_session(..., resumption=True)`` the
+    (a ``model`` holding ``/`` is sent as is). With ``open_session(..., reconnect=Reconnect())`` the
     setup asks for ``transparent`` resumption, so each handle says which client frames the
     service has consumed and a switch re-sends exactly the others.
 
