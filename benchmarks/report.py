@@ -17,6 +17,11 @@ def _f(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
+def _p50_p99(sample: dict[str, Any], digits: int = 1) -> list[str]:
+    """The p50 and p99 cells of a :func:`~benchmarks._common.summary`."""
+    return [_f(sample["p50"], digits), _f(sample["p99"], digits)]
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -325,10 +330,6 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     rc = results.get("reconnect")
     if rc:
-
-        def pp(key: str, digits: int = 1) -> list[str]:
-            return [_f(rc[key]["p50"], digits), _f(rc[key]["p99"], digits)]
-
         out += [
             f"## Reconnect (Gemini make-before-break, {rc['switches']} switches)",
             "",
@@ -342,11 +343,17 @@ def markdown(results: dict[str, Any]) -> str:
             *_table(
                 ["", "p50", "p99"],
                 [
-                    ["longest gap between server events, switch window, ms", *pp("gap_ms")],
-                    ["same, no switch (baseline), ms", *pp("baseline_gap_ms")],
-                    ["GoAway seen -> Reconnected seen, ms", *pp("go_away_to_reconnected_ms")],
-                    ["client frames re-sent per switch", *pp("resent_per_switch", 0)],
-                    ["server messages dropped per switch", *pp("dropped_per_switch", 0)],
+                    [
+                        "longest gap between server events, switch window, ms",
+                        *_p50_p99(rc["gap_ms"]),
+                    ],
+                    ["same, no switch (baseline), ms", *_p50_p99(rc["baseline_gap_ms"])],
+                    [
+                        "GoAway seen -> Reconnected seen, ms",
+                        *_p50_p99(rc["go_away_to_reconnected_ms"]),
+                    ],
+                    ["client frames re-sent per switch", *_p50_p99(rc["resent_per_switch"], 0)],
+                    ["server messages dropped per switch", *_p50_p99(rc["dropped_per_switch"], 0)],
                 ],
             ),
             f"Switches seamless / restored: {rc['seamless']} / {rc['restored']} of "
@@ -358,10 +365,6 @@ def markdown(results: dict[str, Any]) -> str:
         ]
     ot = results.get("outage")
     if ot:
-
-        def op(key: str, digits: int = 1) -> list[str]:
-            return [_f(ot[key]["p50"], digits), _f(ot[key]["p99"], digits)]
-
         rate = ot["replay"]["items_per_s"]
         out += [
             f"## Outage (OpenAI, {ot['drops']} dropped connections)",
@@ -376,12 +379,24 @@ def markdown(results: dict[str, Any]) -> str:
             *_table(
                 ["", "p50", "p99"],
                 [
-                    ["server close -> Reconnected seen by the app, ms", *op("outage_app_ms")],
-                    ["Reconnected.outage_ms (loss seen -> answer), ms", *op("outage_session_ms")],
-                    ["items replayed per drop", *op("replayed_per_drop", 0)],
-                    ["client messages re-sent per drop (held audio)", *op("resent_per_drop", 0)],
-                    ["utterance length, undisturbed, ms", *op("utterance_ms_undisturbed", 0)],
-                    ["utterance length, cut by a drop, ms", *op("utterance_ms_cut", 0)],
+                    [
+                        "server close -> Reconnected seen by the app, ms",
+                        *_p50_p99(ot["outage_app_ms"]),
+                    ],
+                    [
+                        "Reconnected.outage_ms (loss seen -> answer), ms",
+                        *_p50_p99(ot["outage_session_ms"]),
+                    ],
+                    ["items replayed per drop", *_p50_p99(ot["replayed_per_drop"], 0)],
+                    [
+                        "client messages re-sent per drop (held audio)",
+                        *_p50_p99(ot["resent_per_drop"], 0),
+                    ],
+                    [
+                        "utterance length, undisturbed, ms",
+                        *_p50_p99(ot["utterance_ms_undisturbed"], 0),
+                    ],
+                    ["utterance length, cut by a drop, ms", *_p50_p99(ot["utterance_ms_cut"], 0)],
                 ],
             ),
             f"Client audio frames lost: **{ot['audio_frames_lost']}** over {ot['drops']} drops "
