@@ -351,7 +351,7 @@ class ProviderEnd:
         if attempts is None or not _short_lived(old):
             attempts = self._attempts = _Attempts(self._reconnect)
         elif old.error is not None:
-            attempts.error = old.error
+            attempts.failed(old.error)
         connection = await self._open(attempts)
         if connection is None:
             if self.ledger.no_new_connection(old, reason, attempts.last_error()):
@@ -375,10 +375,10 @@ class ProviderEnd:
                     )
                 except ConnectError as exc:
                     logger.warning("could not open a new connection: %s", exc)
-                    attempts.error = exc
+                    attempts.failed(exc)
                     continue
             logger.warning("could not open a new connection within %s s", RECONNECT_TIMEOUT)
-            attempts.error = no_connection()
+            attempts.failed(no_connection())
         return None
 
     async def _move(
@@ -398,8 +398,7 @@ class ProviderEnd:
                 return
             # A refused handle (an expired one is closed with 1007) is not a reason to
             # stop: the next attempt is a fresh session with the conversation replayed.
-            refused_handle = cutover.handle is not None
-            attempts.error = None if refused_handle else cutover.new.error or no_connection()
+            attempts.failed(cutover.new.error or no_connection(), retry=cutover.handle is not None)
             fresh = True
             opened = await self._open(attempts)
             if opened is None:
@@ -462,19 +461,26 @@ class _Attempts:
     """The attempts of one reconnection, under the policy: how many were made, and the last
     failure."""
 
-    __slots__ = ("error", "made", "policy")
+    __slots__ = ("error", "made", "policy", "retry")
 
     def __init__(self, policy: Reconnect) -> None:
         self.policy = policy
         self.made = 0
         self.error: RTSessionError | None = None
+        self.retry = True
+
+    def failed(self, error: RTSessionError, *, retry: bool | None = None) -> None:
+        """The latest attempt failed with ``error``; ``retry`` overrides the policy's
+        verdict on it (``None``: the policy decides)."""
+        self.error = error
+        self.retry = self.policy.retries(error) if retry is None else retry
 
     async def next(self) -> bool:
         """Whether to make another attempt; waits the policy's backoff before it.
         Cancellation: raises ``trio.Cancelled`` during the wait, the attempt not made."""
         if self.made >= self.policy.attempts:
             return False
-        if self.error is not None and not self.policy.retries(self.error):
+        if not self.retry:
             return False
         self.made += 1
         await trio.sleep(self.policy.delay(self.made))
