@@ -36,7 +36,7 @@ from rtsession.local import (
     open_local_server,
     protocol_only_engines,
 )
-from rtsession.local._config import default_session
+from rtsession.local._config import ServiceRules, default_session
 from rtsession.local._conversation import Entry
 from rtsession.local._ids import IdFactory
 from rtsession.local._replies import (
@@ -757,7 +757,7 @@ class Driver:
             options=default_session("gpt-realtime", RATE),
             vad_factory=EnergyVad,
             ids=IdFactory(1),
-            rates=frozenset({RATE}),
+            rules=ServiceRules(frozenset({RATE})),
             expires_at=0,
         )
         self.jobs: list[Transcribe | Synthesize | Stream] = []

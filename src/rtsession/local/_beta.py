@@ -12,13 +12,23 @@ codec's business (``OpenAIBetaCodec``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import attrs
 
 from .. import messages as m
 from ._config import default_session
 
-__all__ = ["beta_message", "beta_session_defaults"]
+__all__ = ["BETA_MODALITIES", "beta_message", "beta_session_defaults"]
+
+BETA_MODALITIES: Final[tuple[tuple[m.Modality, ...], ...]] = (
+    ("text",),
+    ("audio",),
+    ("audio", "text"),
+)
+"""The output modalities the beta service accepts, in any order: ``["audio", "text"]`` (its
+norm: audio with its transcript), ``["text"]``, and ``["audio"]`` (what it reports for the
+``gpt-realtime`` models, in the API reference's ``session.created`` example)."""
 
 
 def beta_session_defaults(query: Mapping[str, str]) -> m.SessionOptions:

@@ -7,7 +7,7 @@ the service's codes and the GA ``param`` paths.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Final, Literal, TypeVar
 
 import attrs
@@ -18,7 +18,9 @@ from ._speech import VadSettings
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
+    "GA_MODALITIES",
     "RequestError",
+    "ServiceRules",
     "default_session",
     "merge_session",
     "response_settings",
@@ -109,12 +111,42 @@ def _check_format(
     return attrs.evolve(fmt, rate=rate)
 
 
-def _check_modalities(modalities: tuple[m.Modality, ...], param: str) -> None:
-    if modalities not in (("audio",), ("text",)):
+GA_MODALITIES: Final[tuple[tuple[m.Modality, ...], ...]] = (("text",), ("audio",))
+"""The output modalities the GA service accepts (audio output comes with its transcript)."""
+
+
+def _same(param: str) -> str:
+    return param
+
+
+@attrs.frozen
+class ServiceRules:
+    """Where a dialect's service checks differently from the GA rules of the shared state
+    machine.
+
+    Attributes:
+        rates: the PCM sample rates (Hz) a session may set for its audio formats.
+        modalities: the output modality combinations accepted, in any order (the beta
+            service takes ``["text"]`` and ``["audio", "text"]``).
+        param: the dialect's name for a GA parameter path in ``error`` events (the beta
+            dialect's ``session.modalities`` for ``session.output_modalities``).
+    """
+
+    rates: frozenset[int]
+    modalities: tuple[tuple[m.Modality, ...], ...] = GA_MODALITIES
+    param: Callable[[str], str] = _same
+
+    def check_modalities(self, modalities: tuple[m.Modality, ...], param: str) -> None:
+        """Raises RequestError unless ``modalities`` is one of the accepted combinations."""
+        if len(set(modalities)) == len(modalities) and any(
+            set(modalities) == set(accepted) for accepted in self.modalities
+        ):
+            return
+        *first, last = (str(list(accepted)) for accepted in self.modalities)
+        supported = f"{', '.join(first)} and {last}" if first else last
         raise RequestError(
             "invalid_value",
-            f"Invalid modalities: {list(modalities)}. Supported combinations are: ['text'] and "
-            "['audio'].",
+            f"Invalid modalities: {list(modalities)}. Supported combinations are: {supported}.",
             param,
         )
 
@@ -171,7 +203,7 @@ def merge_session(
     current: m.SessionOptions,
     update: m.SessionOptions,
     *,
-    rates: Collection[int],
+    rules: ServiceRules,
     audio_present: bool,
 ) -> m.SessionOptions:
     """Apply a ``session.update``: the fields it sets replace the current ones.
@@ -182,7 +214,7 @@ def merge_session(
     Args:
         current: the session in force.
         update: the ``session.update`` payload.
-        rates: the PCM rates the dialect accepts, in Hz.
+        rules: the dialect's service rules (rates, modalities).
         audio_present: the conversation holds assistant audio (the voice is then fixed).
 
     Raises:
@@ -203,14 +235,14 @@ def merge_session(
     rate = (current.input_audio_format or m.AudioFormat(rate=24000)).rate or 24000
     if update.input_audio_format is not None:
         changes["input_audio_format"] = _check_format(
-            update.input_audio_format, rate, rates, "session.audio.input.format"
+            update.input_audio_format, rate, rules.rates, "session.audio.input.format"
         )
     if update.output_audio_format is not None:
         changes["output_audio_format"] = _check_format(
-            update.output_audio_format, rate, rates, "session.audio.output.format"
+            update.output_audio_format, rate, rules.rates, "session.audio.output.format"
         )
     if update.output_modalities is not None:
-        _check_modalities(update.output_modalities, "session.output_modalities")
+        rules.check_modalities(update.output_modalities, "session.output_modalities")
     if update.output_speed is not None and not 0.25 <= update.output_speed <= 1.5:
         raise _range_error(update.output_speed, 0.25, 1.5, "session.audio.output.speed")
     if update.max_output_tokens is not None:
@@ -236,7 +268,7 @@ def vad_settings(turn_detection: m.TurnDetection | None) -> VadSettings | None:
 
 
 def response_settings(
-    session: m.SessionOptions, request: m.ResponseCreate, *, rates: Collection[int]
+    session: m.SessionOptions, request: m.ResponseCreate, *, rules: ServiceRules
 ) -> ResponseSettings:
     """The settings of a response: the session's, overridden by ``response.create.response``.
 
@@ -245,14 +277,14 @@ def response_settings(
     """
     modalities = request.output_modalities or session.output_modalities or ("audio",)
     if request.output_modalities is not None:
-        _check_modalities(modalities, "response.output_modalities")
+        rules.check_modalities(modalities, "response.output_modalities")
     session_format = session.output_audio_format or m.AudioFormat(rate=24000)
     fmt = session_format
     if request.output_audio_format is not None:
         fmt = _check_format(
             request.output_audio_format,
             session_format.rate or 24000,
-            rates,
+            rules.rates,
             "response.audio.output.format",
         )
     max_tokens = request.max_output_tokens or session.max_output_tokens or "inf"

@@ -193,10 +193,12 @@ def _first_number(text: str) -> int | float | None:
 
 
 def _schema_type(schema: Mapping[str, Any]) -> str | None:
+    """The JSON type a schema gives, lower-case: JSON Schema's (``"string"``, or a list with
+    ``"null"``) and Gemini's own ``Schema`` (``"STRING"``, as google-genai writes it) alike."""
     kind = schema.get("type")
     if isinstance(kind, list):
-        kind = next((k for k in kind if k != "null"), None)
-    return kind if isinstance(kind, str) else None
+        kind = next((k for k in kind if str(k).lower() != "null"), None)
+    return kind.lower() if isinstance(kind, str) else None
 
 
 def _argument(name: str, schema: Mapping[str, Any], text: str) -> Any:

@@ -11,6 +11,7 @@ refine the state machine where the service behaves differently, as Gemini Live's
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
@@ -21,9 +22,9 @@ from .. import messages as m
 from ..wire import Codec
 from ..wire.gemini import GeminiCodec
 from ..wire.openai import OpenAICodec
-from ..wire.openai_beta import OpenAIBetaCodec
-from ._beta import beta_message, beta_session_defaults
-from ._config import default_session
+from ..wire.openai_beta import OpenAIBetaCodec, beta_param
+from ._beta import BETA_MODALITIES, beta_message, beta_session_defaults
+from ._config import ServiceRules, default_session
 from ._gemini import INPUT_RATE, OUTPUT_RATE, GeminiServerSession, gemini_session_defaults
 from ._session import ServerSession
 
@@ -54,7 +55,8 @@ class Dialect:
         make_codec: creates the codec of one connection.
         session_defaults: the session a connection starts with, from the request's query
             parameters (e.g. ``model``).
-        rates: the PCM sample rates (Hz) a session may set for its audio formats.
+        rules: where its service checks differently from the GA rules (audio rates,
+            modalities, parameter names in errors).
         adapt: what the dialect's service sends in place of a server message of the shared
             state machine (by default the message itself). Messages the codec does not carry
             afterwards are left out.
@@ -65,7 +67,7 @@ class Dialect:
     name: str
     make_codec: Callable[[], Codec]
     session_defaults: Callable[[Mapping[str, str]], m.SessionOptions]
-    rates: frozenset[int]
+    rules: ServiceRules
     adapt: Callable[[m.ServerMessage], m.ServerMessage] = _as_is
     session_type: type[ServerSession] = ServerSession
 
@@ -78,22 +80,29 @@ def _openai_defaults(query: Mapping[str, str]) -> m.SessionOptions:
     return default_session(query.get("model") or "gpt-realtime", 24000)
 
 
-OPENAI_GA: Final = Dialect("openai", _openai_codec, _openai_defaults, frozenset({24000}))
+OPENAI_GA: Final = Dialect(
+    "openai", _openai_codec, _openai_defaults, ServiceRules(frozenset({24000}))
+)
 """OpenAI Realtime GA (openai-realtime.md sections 1 and 2): 24 kHz PCM both ways, the model
 from ``?model=``."""
 
 OPENAI_BETA: Final = Dialect(
-    "openai-beta", OpenAIBetaCodec, beta_session_defaults, frozenset({24000}), beta_message
+    "openai-beta",
+    OpenAIBetaCodec,
+    beta_session_defaults,
+    ServiceRules(frozenset({24000}), BETA_MODALITIES, beta_param),
+    beta_message,
 )
 """OpenAI Realtime beta, also Azure OpenAI preview (openai-realtime.md sections 1h and 4): the GA
-state machine's messages as the beta service reports them (``_beta.py``), 24 kHz PCM both ways,
-the model from ``?model=`` or ``?deployment=``."""
+state machine's messages as the beta service reports them (``_beta.py``), with its modalities
+(``["audio", "text"]`` too) and its parameter names in errors, 24 kHz PCM both
+ways, the model from ``?model=`` or ``?deployment=``."""
 
 GEMINI: Final = Dialect(
     "gemini",
     GeminiCodec,
     gemini_session_defaults,
-    frozenset({INPUT_RATE, OUTPUT_RATE}),
+    ServiceRules(frozenset({INPUT_RATE, OUTPUT_RATE})),
     session_type=GeminiServerSession,
 )
 """Gemini Live (gemini-live.md; ``_gemini.py``): 16 kHz PCM in, 24 kHz out, the model from the
@@ -189,7 +198,10 @@ def resolve(
         A :class:`Match`, or a :class:`Rejection`: 404 for an unknown path, 400 when the path
         exists but no dialect there accepts the headers.
     """
-    parts = urllib.parse.urlsplit(target)
+    raw_path, mark, raw_query = target.partition("?")
+    # Clients dial ``//ws/...`` (a widely used Gemini library does, in production too) and
+    # the services accept it: runs of slashes count as one, a trailing one as none.
+    parts = urllib.parse.urlsplit(re.sub("/{2,}", "/", raw_path) + mark + raw_query)
     path = parts.path.rstrip("/") or "/"
     on_path = [r for r in routes if r.path == path]
     if not on_path:

@@ -30,6 +30,10 @@ logger = logging.getLogger("rtsession.local")
 
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 """The largest client frame accepted, in characters (about 4 minutes of base64 24 kHz PCM16)."""
+HANDSHAKE_TIMEOUT: Final = 10.0
+"""Seconds a client has to complete its opening handshake (TLS and WebSocket)."""
+CLOSE_TIMEOUT: Final = 5.0
+"""Seconds the server waits for a client's close frame after sending its own."""
 SESSION_SECONDS: Final = 3600
 """The session lifetime reported in ``expires_at`` (the service's 60 minutes; not enforced)."""
 
@@ -115,6 +119,16 @@ def check_close(code: int, reason: str) -> None:
         raise ValueError("the close reason is longer than 123 bytes of UTF-8")
 
 
+_CLIENT_FAILURES: Final = (
+    trio_websocket.ConnectionClosed,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    OSError,
+)
+"""What a client's behaviour can raise in a connection's tasks (a reset, a TLS failure, a
+write to a closed socket, a protocol error trio-websocket answers on a dead socket)."""
+
+
 class _Handler:
     """Accepts or refuses each handshake, then serves the connection."""
 
@@ -132,9 +146,31 @@ class _Handler:
         self._store = SessionStore()
         self._numbers = itertools.count(1)
 
-    async def __call__(self, request: trio_websocket.WebSocketRequest) -> None:
+    async def serve_stream(self, stream: trio.abc.Stream) -> None:
+        """Serve one client connection from its first byte. Whatever the client does (a
+        reset during the handshake, garbage, TLS that fails, a socket left half-open) ends
+        this connection only, logged at INFO; never the server or another connection."""
+        try:
+            async with trio.open_nursery() as nursery:
+                with trio.move_on_after(HANDSHAKE_TIMEOUT) as waited:
+                    request = await trio_websocket.wrap_server_stream(
+                        nursery, stream, max_message_size=MAX_MESSAGE_SIZE
+                    )
+                if waited.cancelled_caught:
+                    logger.info("a client sent no handshake within %s s", HANDSHAKE_TIMEOUT)
+                else:
+                    await self._handle(request)
+                nursery.cancel_scope.cancel(reason="connection served")
+        except* _CLIENT_FAILURES as group:
+            logger.info("a client connection ended abnormally: %r", group.exceptions[0])
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+
+    async def _handle(self, request: trio_websocket.WebSocketRequest) -> None:
         match = resolve(self._routes, request.path, request.headers)
         if isinstance(match, Rejection):
+            logger.info("refused %s with %d: %s", request.path, match.status, match.reason.strip())
             await request.reject(
                 match.status,
                 extra_headers=[(b"content-type", b"text/plain; charset=utf-8")],
@@ -147,21 +183,29 @@ class _Handler:
             options=dialect.session_defaults(match.query),
             vad_factory=self._engines.vad_factory,
             ids=IdFactory(number),
-            rates=dialect.rates,
+            rules=dialect.rules,
             expires_at=int(time.time()) + SESSION_SECONDS,
             store=self._store,
         )
-        ws = await request.accept()
+        # Browsers authenticate to OpenAI with the subprotocols ``realtime`` and
+        # ``openai-insecure-api-key.<key>``; the service selects ``realtime``, and a client
+        # that offered it aborts a handshake that selects nothing. Any key is accepted.
+        offered = request.proposed_subprotocols
+        ws = await request.accept(subprotocol="realtime" if "realtime" in offered else None)
         logger.debug("connection %d: %s (%s)", number, request.path, dialect.name)
         try:
             await serve_connection(
                 ws, dialect.make_codec(), session, self._worker, dialect.adapt, self._connections
             )
+        except _CLIENT_FAILURES:
+            raise
         except Exception:
             # One broken connection must not take the server down with it.
             logger.exception("connection %d failed", number)
             with trio.move_on_after(1, shield=True):
                 await ws.aclose(1011, "internal server error")
+        with trio.move_on_after(CLOSE_TIMEOUT):
+            await ws.aclose()
 
 
 async def serve_local(
@@ -214,20 +258,26 @@ async def serve_local(
         ):
             connections = OpenConnections()
             handler = _Handler(worker, engines, DEFAULT_ROUTES, connections)
-            server = await nursery.start(
-                partial(
-                    trio_websocket.serve_websocket,
-                    handler,
-                    host,
+            serve = (
+                partial(trio.serve_tcp, handler.serve_stream, port, host=host)
+                if ssl_context is None
+                else partial(
+                    trio.serve_ssl_over_tcp,
+                    handler.serve_stream,
                     port,
-                    ssl_context=ssl_context,
-                    max_message_size=MAX_MESSAGE_SIZE,
+                    ssl_context,
+                    host=host,
+                    https_compatible=True,
                 )
             )
-            logger.info("local server listening on %s:%d", host, server.port)
-            task_status.started(
-                LocalServer(host, server.port, ssl_context is not None, connections)
-            )
+            listeners: list[trio.SocketListener | trio.SSLListener[trio.SocketStream]]
+            listeners = await nursery.start(serve)
+            first = listeners[0]
+            tcp = first.transport_listener if isinstance(first, trio.SSLListener) else first
+            assert isinstance(tcp, trio.SocketListener)
+            bound: int = tcp.socket.getsockname()[1]
+            logger.info("local server listening on %s:%d", host, bound)
+            task_status.started(LocalServer(host, bound, ssl_context is not None, connections))
             await trio.sleep_forever()
     except BaseExceptionGroup as group:
         reraise(collapse(group))

@@ -10,14 +10,14 @@ behaviour here is testable without sockets or a speech worker.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any, Final, TypeAlias
 
 import attrs
 
 from .. import messages as m
 from .._errors import DecodeError
-from ._config import RequestError, merge_session, response_settings, vad_settings
+from ._config import RequestError, ServiceRules, merge_session, response_settings, vad_settings
 from ._conversation import Conversation, Entry, wire_item
 from ._ids import IdFactory
 from ._input import InputBuffer
@@ -100,7 +100,8 @@ class ServerSession:
         options: the session it starts with (the dialect's defaults).
         vad_factory: makes the turn detector for server VAD.
         ids: the connection's id source.
-        rates: the PCM sample rates the dialect accepts, in Hz.
+        rules: where the dialect's service checks differently (rates, modalities, the
+            names of parameters in errors).
         expires_at: when the session expires, in Unix seconds (reported, not enforced).
         store: where the server keeps sessions for resumption on a new connection (used by
             dialects with resumption handles); ``None``: a store of this session's own.
@@ -112,7 +113,7 @@ class ServerSession:
         options: m.SessionOptions,
         vad_factory: VadFactory,
         ids: IdFactory,
-        rates: Collection[int],
+        rules: ServiceRules,
         expires_at: int,
         store: SessionStore | None = None,
     ) -> None:
@@ -121,7 +122,7 @@ class ServerSession:
         self._store = SessionStore() if store is None else store
         self._vad_factory = vad_factory
         self._ids = ids
-        self._rates = rates
+        self._rules = rules
         self._expires_at = expires_at
         self._session_id = ids.new("sess")
         self._conversation_id = ids.new("conv")
@@ -304,7 +305,7 @@ class ServerSession:
                 type="invalid_request_error",
                 code=code,
                 message=message,
-                param=param,
+                param=None if param is None else self._rules.param(param),
                 client_message_id=event_id,
             )
         )
@@ -343,7 +344,7 @@ class ServerSession:
         the speech in progress."""
         old = self.options
         self.options = merge_session(
-            old, update, rates=self._rates, audio_present=self._audio_present
+            old, update, rules=self._rules, audio_present=self._audio_present
         )
         if self.options.input_audio_format != old.input_audio_format:
             self._input = InputBuffer(self._input_rate, *self._new_vad())
@@ -591,7 +592,7 @@ class ServerSession:
         return entries
 
     def _start_response(self, request: m.ResponseCreate) -> None:
-        settings = response_settings(self.options, request, rates=self._rates)
+        settings = response_settings(self.options, request, rules=self._rules)
         in_conversation = request.conversation != "none"
         if in_conversation and self._active is not None:
             raise RequestError(

@@ -229,6 +229,29 @@ def _uncovered(cls: type[Any], fields: tuple[Field, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def translate_param(param: str, source: Dialect, target: Dialect) -> str:
+    """A parameter path as ``source``'s events name it (an ``error.param``, e.g. GA
+    ``session.audio.output.format.rate``) as ``target`` names it (beta
+    ``session.output_audio_format.rate``), through the two dialects' field tables; unchanged
+    where it names no session or ``response.create`` field that both carry."""
+    head, _, rest = param.partition(".")
+    tables = {
+        "session": (source.session, target.session),
+        "response": (source.response_create, target.response_create),
+    }
+    if head not in tables:
+        return param
+    ours, theirs = tables[head]
+    keys = tuple(rest.split("."))
+    for f in ours:
+        if keys[: len(f.path)] == f.path:
+            for g in theirs:
+                if g.name == f.name:
+                    return ".".join((head, *g.path, *keys[len(f.path) :]))
+            return param
+    return param
+
+
 @attrs.frozen(kw_only=True)
 class Dialect:
     """What one OpenAI Realtime dialect does differently.

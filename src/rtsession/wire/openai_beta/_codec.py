@@ -17,7 +17,7 @@ import cattrs
 
 from ... import messages as m
 from ..._errors import EncodeError
-from ..openai._codec import CLIENT_EVENTS, SERVER_EVENTS
+from ..openai._codec import CLIENT_EVENTS, GA, SERVER_EVENTS
 from ..openai._common import (
     ConversationMode,
     Dialect,
@@ -27,9 +27,10 @@ from ..openai._common import (
     Wire,
     field,
     register_type_hooks,
+    translate_param,
 )
 
-__all__ = ["OpenAIBetaCodec"]
+__all__ = ["OpenAIBetaCodec", "beta_param"]
 
 _RENAMED = {
     "response.output_text.delta": "response.text.delta",
@@ -244,3 +245,11 @@ class OpenAIBetaCodec(OpenAICodecBase):
     _wire: ClassVar[Wire] = _WIRE
     client_types: ClassVar[frozenset[type[m.ClientMessage]]] = _WIRE.client_types
     server_types: ClassVar[frozenset[type[m.ServerMessage]]] = _WIRE.server_types
+
+
+def beta_param(param: str) -> str:
+    """A GA parameter path (an ``error.param``) as the beta dialect names it, e.g.
+    ``session.output_modalities`` is ``session.modalities`` and
+    ``session.audio.input.format`` is ``session.input_audio_format`` (from the two codecs'
+    field tables)."""
+    return translate_param(param, GA, BETA)
