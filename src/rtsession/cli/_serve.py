@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
+import tempfile
+from pathlib import Path
 from typing import Final, TextIO
 
 import attrs
@@ -21,7 +24,7 @@ from ..local import (
     protocol_only_engines,
 )
 
-__all__ = ["HELP", "banner", "configure", "run"]
+__all__ = ["HELP", "Tls", "banner", "configure", "run", "tls_settings"]
 
 HELP: Final = (
     "run the local realtime server (OpenAI Realtime GA and beta, Gemini Live; loopback, "
@@ -72,26 +75,90 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "1012 is a service restart, 1013 try again later)",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every connection (rtsession.local)"
+        "--tls",
+        action="store_true",
+        help="serve wss:// with a certificate made for this run by a new certificate "
+        "authority, whose file it prints for clients to trust",
+    )
+    parser.add_argument(
+        "--certfile", metavar="PEM", help="serve wss:// with this certificate (chain)"
+    )
+    parser.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log every connection and every refusal (rtsession.local)",
     )
 
 
-def banner(server: LocalServer, *, protocol_only: bool) -> str:
-    """What ``serve`` prints once it listens: the URL and how to point clients at it."""
+def banner(server: LocalServer, *, protocol_only: bool, trust: Path | None = None) -> str:
+    """What ``serve`` prints once it listens: the URL, how to point clients at it and, for a
+    certificate made by ``--tls``, the certificate authority file to trust."""
     engines = "protocol-only engines" if protocol_only else "real speech engines"
+    tls = ""
+    context = ""
+    if trust is not None:
+        tls = f"""
+trust this certificate authority: {trust}
+    (SSL_CERT_FILE={trust} for the official SDKs; ssl.create_default_context(cafile=...)
+    as ssl_context= for rtsession's providers)
+"""
+        context = ", ssl_context=context"
     return f"""\
 rtsession local server: OpenAI Realtime (GA, and beta with the OpenAI-Beta header) and
 Gemini Live, {engines}
 listening on {server.websocket_base_url}/realtime?model=gpt-realtime
-
+{tls}
 rtsession (any API key is accepted):
-    OpenAIRealtime(base_url="{server.base_url}", api_key="local")
-    GeminiLive(base_url="{server.url}", api_key="local")
+    OpenAIRealtime(base_url="{server.base_url}", api_key="local"{context})
+    GeminiLive(base_url="{server.url}", api_key="local"{context})
 official openai SDK:
     client = AsyncOpenAI(api_key="local", base_url="{server.base_url}")
     async with client.realtime.connect(model="gpt-realtime") as connection: ...
 
 Press Ctrl+C to stop."""
+
+
+@attrs.frozen
+class Tls:
+    """How ``serve`` does TLS: the server's context and, when ``--tls`` made the certificate,
+    the certificate authority file clients must trust."""
+
+    context: ssl.SSLContext
+    trust: Path | None = None
+
+
+def tls_settings(args: argparse.Namespace, directory: Path) -> Tls | None:
+    """The TLS that ``--tls`` or ``--certfile``/``--keyfile`` ask for (``None``: plain ws://).
+    ``--tls`` writes its certificate authority into ``directory``.
+
+    Raises:
+        ValueError: the flags do not go together, or the files cannot be loaded.
+    """
+    if args.tls and (args.certfile or args.keyfile):
+        raise ValueError("--tls makes its own certificate; give either --tls or --certfile")
+    if bool(args.certfile) != bool(args.keyfile):
+        raise ValueError("--certfile and --keyfile go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if args.certfile:
+        try:
+            context.load_cert_chain(args.certfile, args.keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cannot load {args.certfile} / {args.keyfile}: {exc}") from exc
+        return Tls(context)
+    if not args.tls:
+        return None
+    try:
+        import trustme
+    except ImportError as exc:
+        raise ValueError("--tls needs trustme: pip install 'rtsession[local]'") from exc
+    authority = trustme.CA(organization_name="rtsession local server")
+    names = sorted({"127.0.0.1", "localhost", "::1", args.host})
+    authority.issue_cert(*names).configure_cert(context)
+    trust = directory / "rtsession-local-ca.pem"
+    authority.cert_pem.write_to_path(str(trust))
+    return Tls(context, trust)
 
 
 @attrs.frozen
@@ -115,13 +182,20 @@ async def _serve(
     processes: int,
     out: TextIO,
     failures: Failures | None = None,
+    tls: Tls | None = None,
 ) -> None:
     """Serve until SIGTERM (returns) or SIGINT (``KeyboardInterrupt``)."""
     with trio.open_signal_receiver(signal.SIGTERM) as signals:
         async with open_local_server(
-            host=host, port=port, engines=engines, speech_processes=processes
+            host=host,
+            port=port,
+            engines=engines,
+            speech_processes=processes,
+            ssl_context=None if tls is None else tls.context,
         ) as server:
-            print(banner(server, protocol_only=engines is not None), file=out, flush=True)
+            trust = None if tls is None else tls.trust
+            text = banner(server, protocol_only=engines is not None, trust=trust)
+            print(text, file=out, flush=True)
             try:
                 async with trio.open_nursery() as nursery:
                     if failures is not None:
@@ -139,17 +213,37 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("rtsession").setLevel(logging.DEBUG)
     engines = protocol_only_engines() if args.protocol_only else None
     failures = None
-    if args.close_every is not None:
+    with tempfile.TemporaryDirectory(prefix="rtsession-serve-") as directory:
         try:
-            if not args.close_every > 0:
-                raise ValueError("--close-every must be a positive number of seconds")
-            check_close(args.close_code, "")
+            if args.close_every is not None:
+                if not args.close_every > 0:
+                    raise ValueError("--close-every must be a positive number of seconds")
+                check_close(args.close_code, "")
+                failures = Failures(args.close_every, args.close_code)
+            tls = tls_settings(args, Path(directory))
         except ValueError as exc:
             print(f"rtsession serve: {exc}", file=sys.stderr)
             return 2
-        failures = Failures(args.close_every, args.close_code)
+        return _run(args, engines, failures, tls)
+
+
+def _run(
+    args: argparse.Namespace,
+    engines: SpeechEngines | None,
+    failures: Failures | None,
+    tls: Tls | None,
+) -> int:
     try:
-        trio.run(_serve, args.host, args.port, engines, args.speech_processes, sys.stdout, failures)
+        trio.run(
+            _serve,
+            args.host,
+            args.port,
+            engines,
+            args.speech_processes,
+            sys.stdout,
+            failures,
+            tls,
+        )
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         return 0

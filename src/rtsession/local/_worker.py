@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -138,6 +139,15 @@ def _stream_accept(
     chunk: bytes,
 ) -> str | None:
     return _registry(owner, max_streams).accept(stt, stream_id, rate, offset, chunk)
+
+
+def _ignore_stop_signals() -> bool:
+    """In each worker process: ignore SIGINT and SIGTERM. A signal sent to the whole process
+    group (Ctrl+C in a terminal, ``timeout``, systemd, Docker) would otherwise kill the
+    workers under the server, which stops them itself when it shuts down."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return True
 
 
 def _warm_up(stt: SpeechToText, tts: TextToSpeech) -> None:
@@ -461,7 +471,7 @@ async def open_speech_worker(
         lanes: list[_Lane] = []
         for _ in range(processes):
             context = await stack.enter_async_context(
-                trio_parallel.open_worker_context(idle_timeout=math.inf)
+                trio_parallel.open_worker_context(idle_timeout=math.inf, init=_ignore_stop_signals)
             )
             lanes.append(_ProcessLane(context, owner, max_streams_per_process))
         worker = SpeechWorker(engines, lanes, owner, max_streams_per_process)
