@@ -134,7 +134,7 @@ async def test_a_spoken_turn_on_gemini(nursery: trio.Nursery) -> None:
     (part,) = heard.content
     assert isinstance(part, m.InputAudio)
     assert part.transcript is not None
-    assert part.transcript.strip() == "what is the weather in paris today"
+    assert part.transcript.strip() == "What is the weather in paris today?"
     assert isinstance(answer, m.MessageItem)
     assert answer.role == "assistant"
     assert answer.content == (m.OutputAudio(transcript="It is sunny and 21 degrees in Paris."),)

@@ -235,7 +235,7 @@ async def test_a_spoken_question_on_azure_preview(real_engines: Any) -> None:
         await send_audio(session, bytes(RATE) + speech + bytes(2 * RATE))
         events = await until(session, m.RateLimitsUpdated)
     heard = one(events, m.ConversationItemInputAudioTranscriptionCompleted).transcript
-    assert heard == "what is the weather in paris today"
+    assert heard == "What is the weather in paris today?"
     spoken = one(events, m.ResponseOutputAudioTranscriptDone).transcript
     assert spoken == "It is sunny and 21 degrees in Paris."
     assert sum(len(e.delta) for e in events if isinstance(e, m.ResponseOutputAudioDelta)) > RATE

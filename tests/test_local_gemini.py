@@ -214,7 +214,7 @@ async def test_an_audio_turn_takes_16_khz_and_speaks_24_khz() -> None:
     (heard,) = [
         e for e in events if isinstance(e, m.ConversationItemInputAudioTranscriptionCompleted)
     ]
-    assert heard.transcript.strip() == "what is the weather in paris today"
+    assert heard.transcript.strip() == "What is the weather in paris today?"
     (spoken,) = [e for e in events if isinstance(e, m.ResponseOutputAudioTranscriptDone)]
     assert spoken.transcript == "It is sunny and 21 degrees in Paris."
     pcm = b"".join(e.delta for e in events if isinstance(e, m.ResponseOutputAudioDelta))

@@ -6,6 +6,7 @@ espeakng-loader, soxr) and fail if they are missing; nothing is skipped.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import sys
@@ -20,6 +21,7 @@ import trio
 
 from rtsession.audio import resample
 from rtsession.local._engines import EspeakNgTTS, PocketSphinxSTT, WebRtcVad, webrtc_mode
+from rtsession.local._segments import MAX_SEGMENT_MS, MIN_SEGMENT_MS, PAUSE_MS, Segmenter
 from rtsession.local._speech import (
     DEFAULT_TRANSCRIPTS,
     FRAME_MS,
@@ -165,17 +167,23 @@ def test_stt_is_exact_on_flite_speech_and_repeatable() -> None:
     assert stt.transcribe(b"", rate) == ""
 
 
-def test_stt_stream_gives_growing_partial_results() -> None:
+def test_segments_are_cut_at_pauses_within_their_bounds() -> None:
+    """JFK's sentence, fed 20 ms at a time: segments of about 1.5-3 s, each cut inside a
+    quiet stretch, so each is decoded whole once it ends."""
+    jfk, rate = read_wav("jfk.wav")
+    segments = Segmenter(rate)
+    cuts = [cut for i in range(0, len(jfk), 640) for cut in segments.cuts(jfk[: i + 640])]
+    bounds = [0, *cuts]
+    lengths = [(b - a) / 2 / rate * 1000 for a, b in itertools.pairwise(bounds)]
+    assert len(cuts) >= 3
+    # a pause that ends once the segment is MIN_SEGMENT_MS long cuts it in its middle
+    assert all(MIN_SEGMENT_MS - PAUSE_MS <= n <= MAX_SEGMENT_MS for n in lengths), lengths
+    for cut in cuts:  # a cut sits in a quiet 20 ms frame
+        assert not segments.has_speech(jfk[cut - 320 : cut + 320])
     weather, rate = read_wav("weather-question_flite_16k.wav")
-    audio = resample(weather, rate, 24000)
-    stream = PocketSphinxSTT().open_stream(24000)
-    hypotheses = [stream.accept(audio[i : i + 4800]) for i in range(0, len(audio), 4800)]
-    stream.close()
-    stream.close()
-    assert hypotheses[0] == ""
-    assert "weather" in hypotheses[-1]
-    assert "paris" in hypotheses[-1]
-    assert len({h for h in hypotheses if h}) >= 3
+    segments = Segmenter(rate)
+    assert segments.has_speech(weather)
+    assert not segments.has_speech(silence(500, rate))
 
 
 # --- text to speech ----------------------------------------------------------------------------
@@ -226,9 +234,6 @@ def test_protocol_only_engines_follow_their_rules() -> None:
     for seconds, expected in [(0.5, 0), (1.0, 1), (2.9, 2), (3.0, 3), (4.2, 0)]:
         audio = silence(int(seconds * 1000), 16000)
         assert stt.transcribe(audio, 16000) == DEFAULT_TRANSCRIPTS[expected]
-    stream = stt.open_stream(24000)
-    assert stream.accept(silence(900, 24000)) == "hello"
-    assert stream.accept(silence(200, 24000)) == DEFAULT_TRANSCRIPTS[1]
 
     vad = engines.vad_factory(VadSettings(), 16000)
     assert isinstance(vad, EnergyVad)
@@ -304,34 +309,9 @@ async def test_worker_transcribes_jfk_repeatably_without_stalling_the_loop() -> 
             "Hello there.", 24000
         )
 
-        with worker.open_transcription(weather_rate) as live:
-            partials = [
-                await live.accept(weather[i : i + 6400]) for i in range(0, len(weather), 6400)
-            ]
-        assert "weather" in partials[-1]
-        assert await worker.transcribe(live.audio, weather_rate) == WEATHER_TEXT
-        with pytest.raises(trio.ClosedResourceError):
-            await live.accept(b"\0\0")
+        assert await worker.transcribe(weather, weather_rate) == WEATHER_TEXT
     with pytest.raises(trio.ClosedResourceError):
         await worker.transcribe(jfk, rate)
-
-
-async def test_worker_replays_a_live_transcription_its_process_dropped() -> None:
-    # Cheap engines, but in a worker process holding one live stream: two interleaved
-    # transcriptions keep evicting each other, and each replay must give the same answers.
-    engines = SpeechEngines(EnergyVad, TableSTT(bucket_ms=100), ToneTTS(), offload=True)
-    async with open_speech_worker(engines, max_streams_per_process=1) as worker:
-        a, b = worker.open_transcription(16000), worker.open_transcription(16000)
-        with a, b:
-            for step in range(1, 6):
-                assert (
-                    await a.accept(silence(100, 16000)) == TableSTT(bucket_ms=100).table[step % 4]
-                )
-                assert (
-                    await b.accept(silence(200, 16000))
-                    == TableSTT(bucket_ms=100).table[(2 * step) % 4]
-                )
-        assert await worker.synthesize("abc", 8000) == ToneTTS().synthesize("abc", 8000)
 
 
 async def test_protocol_only_worker_runs_inline() -> None:
@@ -339,8 +319,6 @@ async def test_protocol_only_worker_runs_inline() -> None:
     async with open_speech_worker(engines) as worker:
         assert await worker.transcribe(silence(1500, 24000), 24000) == DEFAULT_TRANSCRIPTS[1]
         assert await worker.synthesize("hi", 24000) == engines.tts.synthesize("hi", 24000)
-        with worker.open_transcription(24000) as live:
-            assert await live.accept(silence(500, 24000)) == "hello"
     with pytest.raises(trio.ClosedResourceError):
         await worker.synthesize("hi", 24000)
 

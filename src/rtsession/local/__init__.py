@@ -30,7 +30,6 @@ from ._speech import (
     TableSTT as TableSTT,
     TextToSpeech as TextToSpeech,
     ToneTTS as ToneTTS,
-    TranscriptionStream as TranscriptionStream,
     VadEvent as VadEvent,
     VadFactory as VadFactory,
     VadSettings as VadSettings,
@@ -39,7 +38,6 @@ from ._speech import (
     protocol_only_engines as protocol_only_engines,
 )
 from ._worker import (
-    LiveTranscription as LiveTranscription,
     SpeechWorker as SpeechWorker,
     SpeechWorkerError as SpeechWorkerError,
     open_speech_worker as open_speech_worker,
@@ -50,7 +48,6 @@ __all__ = [
     "FRAME_MS",
     "EnergyVad",
     "FramedVad",
-    "LiveTranscription",
     "LocalServer",
     "check_close",
     "SpeechEngineUnavailableError",
@@ -64,7 +61,6 @@ __all__ = [
     "TableSTT",
     "TextToSpeech",
     "ToneTTS",
-    "TranscriptionStream",
     "VadEvent",
     "VadFactory",
     "VadSettings",

@@ -2,7 +2,10 @@
 
 A connection runs a reader task (frames in, decoded, handed to the session), a writer task
 (server messages out, encoded), and one task per job the session asks for: a transcription or
-a synthesis through the shared speech worker, or a response's event stream.
+a synthesis through the shared speech worker, or a response's event stream. Speech being
+transcribed as it arrives has one task per utterance, fed its audio in order through a
+channel (the :class:`Listen`, :class:`Hear` and :class:`Forget` jobs are handled at once, in
+the order the session gave them).
 
 Every server message goes through one :class:`Outbox`, filled synchronously by whoever ran the
 session, so the wire order is exactly the order the session produced. The outbox is unbounded
@@ -18,13 +21,26 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Final
 
+import attrs
 import trio
 import trio_websocket
 
 from .. import messages as m
 from .._errors import DecodeError, EncodeError
 from ..wire import Codec
-from ._session import Close, Job, ServerSession, Step, Stream, Synthesize, Transcribe
+from ._segments import Segmenter
+from ._session import (
+    Close,
+    Forget,
+    Hear,
+    Job,
+    Listen,
+    ServerSession,
+    Step,
+    Stream,
+    Synthesize,
+    Transcribe,
+)
 from ._worker import SpeechWorker, SpeechWorkerError
 
 __all__ = ["OpenConnections", "Outbox", "serve_connection"]
@@ -78,6 +94,16 @@ class Outbox:
         return message
 
 
+@attrs.define(eq=False)
+class _Listening:
+    """An utterance transcribed as it arrives: the channel to its task, and how much audio
+    was queued (bytes)."""
+
+    audio: trio.MemorySendChannel[bytes]
+    queued: int = 0
+    finishing: bool = False
+
+
 class _Connection:
     """The tasks of one connection; see the module docstring."""
 
@@ -97,6 +123,7 @@ class _Connection:
         self._worker = worker
         self._nursery = nursery
         self._outbox = Outbox()
+        self._listening: dict[str, _Listening] = {}
 
     def act(self, action: Callable[[ServerSession], Step]) -> None:
         """Run ``action`` on the session and apply its step (for :class:`OpenConnections`)."""
@@ -106,7 +133,68 @@ class _Connection:
         """Queue a step's messages and start its jobs."""
         self._outbox.put(step.messages)
         for job in step.jobs:
-            self._nursery.start_soon(self._run, job)
+            if isinstance(job, Listen | Hear | Forget) or (
+                isinstance(job, Transcribe) and job.live and job.item_id in self._listening
+            ):
+                self._live(job)
+            else:
+                self._nursery.start_soon(self._run, job)
+
+    def _live(self, job: Listen | Hear | Forget | Transcribe) -> None:
+        """Steer the transcription of an utterance as it is spoken (no await: in order)."""
+        if isinstance(job, Listen):
+            audio, heard = trio.open_memory_channel[bytes](math.inf)
+            self._listening[job.item_id] = _Listening(audio)
+            self._nursery.start_soon(self._listen, job, self._listening[job.item_id], heard)
+            return
+        listening = self._listening.get(job.item_id)
+        if listening is None:
+            return
+        if isinstance(job, Hear):
+            listening.audio.send_nowait(job.audio)
+            listening.queued += len(job.audio)
+            return
+        del self._listening[job.item_id]
+        if isinstance(job, Transcribe):  # the turn ended: the rest of its audio, then done
+            listening.audio.send_nowait(job.audio[listening.queued :])
+            listening.finishing = True
+        listening.audio.close()
+
+    async def _listen(
+        self, job: Listen, listening: _Listening, heard: trio.MemoryReceiveChannel[bytes]
+    ) -> None:
+        """Transcribe one utterance while it is spoken, segment by segment (each decoded
+        whole once a pause ends it, ``_segments.py``): each segment's words go to the session
+        as they come (deltas); when the turn ends, the last segment, then the transcript."""
+        segments = Segmenter(job.rate)
+        audio = bytearray()
+        decoded = 0  # bytes of audio recognised so far
+        words: list[str] = []
+        try:
+            with heard:
+                async for chunk in heard:
+                    audio += chunk + _drain(heard)
+                    for cut in segments.cuts(audio):
+                        words += await self._recognise(segments, audio[decoded:cut], job.rate)
+                        decoded = cut
+                        if not listening.finishing:
+                            self.apply(self._session.heard(job.item_id, " ".join(words)))
+                if listening.finishing:
+                    words += await self._recognise(segments, audio[decoded:], job.rate)
+        except SpeechWorkerError as exc:
+            if self._listening.get(job.item_id) is listening:
+                del self._listening[job.item_id]  # the turn's end transcribes it whole
+            elif listening.finishing:
+                self.apply(self._session.transcription_failed(job.item_id, str(exc)))
+            return
+        if listening.finishing:
+            self.apply(self._session.transcribed(job.item_id, " ".join(words)))
+
+    async def _recognise(self, segments: Segmenter, audio: bytearray, rate: int) -> list[str]:
+        """The words of one segment (none without speech, which is not decoded)."""
+        if not segments.has_speech(audio):
+            return []
+        return (await self._worker.transcribe(bytes(audio), rate)).split()
 
     async def read(self) -> None:
         """Frames in until the client closes; invalid frames get an ``error`` event."""
@@ -169,7 +257,7 @@ class _Connection:
                 self.apply(self._session.synthesis_failed(job.response_id))
             else:
                 self.apply(self._session.synthesized(job.response_id, audio))
-        else:
+        elif isinstance(job, Stream):
             await self._stream(job)
 
     async def _stream(self, job: Stream) -> None:
@@ -181,6 +269,17 @@ class _Connection:
                 if not step.messages:
                     return
                 self.apply(step)
+
+
+def _drain(channel: trio.MemoryReceiveChannel[bytes]) -> bytes:
+    """Everything already queued in ``channel``, joined (one recogniser call for audio that
+    piled up while the previous one ran)."""
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunks.append(channel.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return b"".join(chunks)
 
 
 class OpenConnections:

@@ -35,7 +35,6 @@ __all__ = [
     "MODEL_RATE",
     "EspeakNgTTS",
     "PocketSphinxSTT",
-    "PocketSphinxStream",
     "WebRtcVad",
     "webrtc_mode",
 ]
@@ -105,7 +104,6 @@ _DecoderKey: TypeAlias = tuple[tuple[str, OptionValue], ...]
 # across calls, so only the first call in a process pays for loading the model (~0.4 s,
 # ~100 MB each). pocketsphinx decoders are not thread-safe: _LOCK serializes their use.
 _BATCH_DECODERS: dict[_DecoderKey, Any] = {}
-_IDLE_STREAM_DECODERS: dict[_DecoderKey, list[Any]] = {}
 _LOCK: Final = threading.Lock()
 
 
@@ -124,8 +122,9 @@ class PocketSphinxSTT:
 
     Deterministic: every utterance starts from the same feature state (``reinit_feat`` before
     ``start_utt``), so the same audio gives the same transcript whatever was decoded before.
-    :meth:`transcribe` decodes the whole utterance in one batch (the most accurate mode);
-    :meth:`open_stream` decodes incrementally for partial results.
+    :meth:`transcribe` decodes the whole audio in one batch, with the cepstral mean of the
+    whole (the most accurate mode: a live first-pass decode of an old recording came out
+    mostly wrong), which is why the server decodes an utterance segment by segment.
 
     Expect, with the default language model: near-perfect transcripts of clear synthetic speech
     (flite voices; espeak-ng ``+klatt3`` about 12 % word errors), 25-40 % word errors on clean
@@ -147,11 +146,8 @@ class PocketSphinxSTT:
     dictionary: str | None = None
     options: tuple[tuple[str, OptionValue], ...] = ()
 
-    def _key(self, *, streaming: bool) -> _DecoderKey:
+    def _key(self) -> _DecoderKey:
         config: dict[str, OptionValue] = {"logfn": os.devnull}
-        if streaming:
-            # Partial results never need the second passes, which make end_utt slow.
-            config.update(fwdflat=False, bestpath=False)
         if self.lm is not None:
             config["lm"] = self.lm
         if self.dictionary is not None:
@@ -161,7 +157,7 @@ class PocketSphinxSTT:
 
     def warm_up(self) -> None:
         """Load the batch decoder now (a worker calls this when it starts)."""
-        key = self._key(streaming=False)
+        key = self._key()
         with _LOCK:
             if key not in _BATCH_DECODERS:
                 _BATCH_DECODERS[key] = _new_decoder(key)
@@ -178,7 +174,7 @@ class PocketSphinxSTT:
         audio = _to_model_rate(pcm16, rate)
         if not audio:
             return ""
-        key = self._key(streaming=False)
+        key = self._key()
         with _LOCK:
             decoder = _BATCH_DECODERS.get(key)
             if decoder is None:
@@ -191,61 +187,12 @@ class PocketSphinxSTT:
                 decoder.end_utt()
             return _hypothesis(decoder)
 
-    def open_stream(self, rate: int) -> PocketSphinxStream:
-        """Start an incremental decode of one utterance at ``rate`` Hz."""
-        return PocketSphinxStream(self._key(streaming=True), rate)
-
 
 def _to_model_rate(pcm16: bytes, rate: int) -> bytes:
     if rate <= 0:
         raise ValueError(f"rate must be a positive integer, got {rate!r}")
     data = bytes(pcm16[: len(pcm16) - len(pcm16) % 2])
     return data if rate == MODEL_RATE else resample(data, rate, MODEL_RATE)
-
-
-class PocketSphinxStream:
-    """An incremental pocketsphinx decode (a ``TranscriptionStream``).
-
-    Uses its own decoder, taken from a per-process pool and returned by :meth:`close`, with
-    the second passes off (``fwdflat=False, bestpath=False``): partial hypotheses come from
-    the first pass only. Feeding 20 ms chunks costs about 1-1.5 ms each, at most ~30 ms.
-    """
-
-    def __init__(self, key: _DecoderKey, rate: int) -> None:
-        if rate <= 0:
-            raise ValueError(f"rate must be a positive integer, got {rate!r}")
-        self._key = key
-        self._resampler = None if rate == MODEL_RATE else Resampler(rate, MODEL_RATE)
-        self._odd = b""
-        with _LOCK:
-            idle = _IDLE_STREAM_DECODERS.get(key)
-            self._decoder: Any = idle.pop() if idle else _new_decoder(key)
-        self._decoder.reinit_feat()
-        self._decoder.start_utt()
-        self._closed = False
-
-    def accept(self, pcm16: bytes) -> str:
-        """Decode the next chunk; returns the hypothesis for all audio so far."""
-        if self._closed:
-            raise ValueError("the transcription stream is closed")
-        if self._resampler is not None:
-            data = self._resampler.process(pcm16)
-        else:
-            joined = self._odd + bytes(pcm16)
-            cut = len(joined) - len(joined) % 2
-            data, self._odd = joined[:cut], joined[cut:]
-        if data:
-            self._decoder.process_raw(data)
-        return _hypothesis(self._decoder)
-
-    def close(self) -> None:
-        """End the decode and return the decoder to the pool. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        self._decoder.end_utt()
-        with _LOCK:
-            _IDLE_STREAM_DECODERS.setdefault(self._key, []).append(self._decoder)
 
 
 # --------------------------------------------------------------------------------------------

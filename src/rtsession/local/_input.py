@@ -91,6 +91,11 @@ class InputBuffer:
         self._drop_until(self._start + end)
         return turn
 
+    def peek(self, start_ms: int) -> bytes:
+        """The audio from ``start_ms`` to the end of the buffer, left in place."""
+        start = max(self._bytes(start_ms) - self._start, 0)
+        return bytes(self._audio[start:])
+
     def take_all(self) -> bytes:
         """Remove and return everything buffered (a manual commit); speech in progress is
         forgotten."""

@@ -25,9 +25,21 @@ from ._replies import decide_reply
 from ._response import Phase, ResponseRun
 from ._speech import SpeechStarted, VadFactory, VoiceActivityDetector
 from ._store import SessionStore, Snapshot
+from ._transcript import LiveTranscript, sentence
 from ._usage import audio_tokens, text_tokens
 
-__all__ = ["Close", "Job", "ServerSession", "Step", "Stream", "Synthesize", "Transcribe"]
+__all__ = [
+    "Close",
+    "Forget",
+    "Hear",
+    "Job",
+    "Listen",
+    "ServerSession",
+    "Step",
+    "Stream",
+    "Synthesize",
+    "Transcribe",
+]
 
 MIN_COMMIT_MS: Final = 100
 """The shortest buffer ``input_audio_buffer.commit`` accepts, in ms (the service's rule)."""
@@ -44,11 +56,47 @@ _WORDS: Final = re.compile(r"\S+\s*")
 
 @attrs.frozen
 class Transcribe:
-    """Job: transcribe an item's audio, then call :meth:`ServerSession.transcribed`."""
+    """Job: transcribe an item's audio, then call :meth:`ServerSession.transcribed`.
+
+    Attributes:
+        item_id: the item.
+        audio: its audio, PCM16 at ``rate`` Hz.
+        rate: the sample rate.
+        live: the item was being transcribed as it was spoken (:class:`Listen`): ``audio``
+            starts where that transcription's audio started; finish it with the rest of
+            ``audio`` instead of starting over.
+    """
 
     item_id: str
     audio: bytes = attrs.field(repr=lambda audio: f"<{len(audio)} bytes>")
     rate: int
+    live: bool = False
+
+
+@attrs.frozen
+class Listen:
+    """Job: start transcribing the user's speech as it arrives, for item ``item_id`` (the
+    audio follows in :class:`Hear` jobs); call :meth:`ServerSession.heard` with each new
+    hypothesis."""
+
+    item_id: str
+    rate: int
+
+
+@attrs.frozen
+class Hear:
+    """Job: the next audio of a :class:`Listen` transcription, in order."""
+
+    item_id: str
+    audio: bytes = attrs.field(repr=lambda audio: f"<{len(audio)} bytes>")
+
+
+@attrs.frozen
+class Forget:
+    """Job: drop a :class:`Listen` transcription without a result (the speech was cleared
+    or committed by hand)."""
+
+    item_id: str
 
 
 @attrs.frozen
@@ -77,7 +125,7 @@ class Close:
     delay: float = 0.0
 
 
-Job: TypeAlias = Transcribe | Synthesize | Stream | Close
+Job: TypeAlias = Transcribe | Listen | Hear | Forget | Synthesize | Stream | Close
 
 
 @attrs.define
@@ -131,6 +179,7 @@ class ServerSession:
         self._speech_item_id: str | None = None
         self._speech_start_ms = 0
         self._pending: dict[str, Entry] = {}  # transcriptions in progress, by item id
+        self._live: dict[str, LiveTranscript] = {}  # speech transcribed as it arrives
         self._responses: dict[str, ResponseRun] = {}
         self._active: ResponseRun | None = None  # the default conversation's response
         self._audio_present = False
@@ -191,14 +240,33 @@ class ServerSession:
         self._error(error.code, str(error), error.param, error.event_id)
         return self._take()
 
+    def heard(self, item_id: str, hypothesis: str) -> Step:
+        """A :class:`Listen` transcription has a new hypothesis: send the words that will not
+        change any more as a transcription delta (input transcription on)."""
+        live = self._live.get(item_id)
+        if live is not None and self._reporting:
+            delta = live.heard(hypothesis)
+            if delta:
+                self._emit(
+                    m.ConversationItemInputAudioTranscriptionDelta(
+                        item_id=item_id, content_index=0, delta=delta
+                    )
+                )
+        return self._take()
+
     def transcribed(self, item_id: str, transcript: str) -> Step:
-        """A :class:`Transcribe` job finished: report it (input transcription on) and let the
-        responses waiting for it go on."""
+        """A :class:`Transcribe` job finished: report it (input transcription on), in
+        sentence case with end punctuation, and let the responses waiting for it go on."""
+        live = self._live.pop(item_id, None)
+        if live is None:
+            delta, text = None, sentence(transcript.split())
+        else:
+            delta, text = live.finish(transcript)
         entry = self._pending.pop(item_id, None)
         if entry is not None:
-            entry.transcript, entry.pending = transcript, False
+            entry.transcript, entry.pending = text, False
             if entry.report_transcript and self._conversation.get(item_id) is entry:
-                self._report_transcript(entry, transcript)
+                self._report_transcript(entry, text, delta)
             self._advance_all()
         return self._take()
 
@@ -348,23 +416,36 @@ class ServerSession:
         )
         if self.options.input_audio_format != old.input_audio_format:
             self._input = InputBuffer(self._input_rate, *self._new_vad())
-            self._speech_item_id = None
+            self._forget_speech()
         elif self.options.turn_detection != old.turn_detection:
             self._input.set_vad(*self._new_vad())
-            self._speech_item_id = None
+            self._forget_speech()
 
     # --- input audio ---------------------------------------------------------------------------
 
+    @property
+    def _reporting(self) -> bool:
+        """Input transcription is on (``conversation.item.input_audio_transcription.*``)."""
+        return isinstance(self.options.input_transcription, m.InputTranscription)
+
     def _on_append(self, message: m.InputAudioBufferAppend) -> None:
+        speaking = self._speech_item_id
         for event in self._input.append(message.audio):
             if isinstance(event, SpeechStarted):
                 self._on_speech_started(event.audio_start_ms)
             else:
                 self._on_speech_stopped(event.audio_end_ms)
+        if speaking is not None and speaking == self._speech_item_id:
+            self._step.jobs.append(Hear(speaking, message.audio))
 
     def _on_speech_started(self, audio_start_ms: int) -> None:
         self._speech_item_id = item_id = self._ids.new("item")
         self._speech_start_ms = audio_start_ms
+        self._live[item_id] = LiveTranscript()
+        self._step.jobs += [
+            Listen(item_id, self._input.rate),
+            Hear(item_id, self._input.peek(audio_start_ms)),
+        ]
         self._emit(m.InputAudioBufferSpeechStarted(item_id=item_id, audio_start_ms=audio_start_ms))
         if self._active is not None and self._turn_option("interrupt_response"):
             self._cancel(self._active, "turn_detected")
@@ -373,7 +454,11 @@ class ServerSession:
         item_id = self._speech_item_id or self._ids.new("item")
         self._speech_item_id = None
         self._emit(m.InputAudioBufferSpeechStopped(item_id=item_id, audio_end_ms=audio_end_ms))
-        self._commit_audio(item_id, self._input.take(self._speech_start_ms, audio_end_ms))
+        self._commit_audio(
+            item_id,
+            self._input.take(self._speech_start_ms, audio_end_ms),
+            live=item_id in self._live,
+        )
         if self._active is None and self._turn_option("create_response"):
             self._start_response(m.ResponseCreate())
 
@@ -386,22 +471,29 @@ class ServerSession:
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered:.2f}ms of audio.",
             )
         item_id = self._speech_item_id or self._ids.new("item")
-        self._speech_item_id = None
+        self._forget_speech()
         self._commit_audio(item_id, self._input.take_all())
 
     def _on_clear(self, _: m.InputAudioBufferClear) -> None:
         self._input.clear()
-        self._speech_item_id = None
+        self._forget_speech()
         self._emit(m.InputAudioBufferCleared())
 
-    def _commit_audio(self, item_id: str, audio: bytes) -> None:
+    def _forget_speech(self) -> None:
+        """The speech in progress is gone (cleared, committed by hand, a new detector): drop
+        its live transcription."""
+        item_id, self._speech_item_id = self._speech_item_id, None
+        if item_id is not None and self._live.pop(item_id, None) is not None:
+            self._step.jobs.append(Forget(item_id))
+
+    def _commit_audio(self, item_id: str, audio: bytes, *, live: bool = False) -> None:
         item = m.MessageItem(role="user", content=(m.InputAudio(),), id=item_id, status="completed")
         entry = Entry(
             item,
             audio=audio,
             rate=self._input.rate,
             pending=True,
-            report_transcript=isinstance(self.options.input_transcription, m.InputTranscription),
+            report_transcript=self._reporting,
         )
         previous = self._conversation.insert(entry)
         self._emit(
@@ -409,13 +501,16 @@ class ServerSession:
             m.ConversationItemAdded(item=item, previous_item_id=previous),
             m.ConversationItemDone(item=item, previous_item_id=previous),
         )
-        self._transcribe(entry)
+        self._transcribe(entry, live=live)
 
-    def _transcribe(self, entry: Entry) -> None:
+    def _transcribe(self, entry: Entry, *, live: bool = False) -> None:
         self._pending[entry.id] = entry
-        self._step.jobs.append(Transcribe(entry.id, entry.audio, entry.rate))
+        self._step.jobs.append(Transcribe(entry.id, entry.audio, entry.rate, live))
 
-    def _report_transcript(self, entry: Entry, transcript: str) -> None:
+    def _report_transcript(self, entry: Entry, transcript: str, last: str | None) -> None:
+        """Report a finished transcription: the deltas not sent while the user spoke (the
+        ``last`` one of a live transcription; each word of one transcribed afterwards), then
+        ``…transcription.completed``."""
         item = entry.item
         if isinstance(item, m.MessageItem):
             parts = tuple(
@@ -423,10 +518,10 @@ class ServerSession:
                 for p in item.content
             )
             entry.item = attrs.evolve(item, content=parts)
-        for word in _WORDS.findall(transcript):
+        for delta in _WORDS.findall(transcript) if last is None else [last] if last else []:
             self._emit(
                 m.ConversationItemInputAudioTranscriptionDelta(
-                    item_id=entry.id, content_index=0, delta=word
+                    item_id=entry.id, content_index=0, delta=delta
                 )
             )
         audio, text = audio_tokens(entry.audio_ms), text_tokens(transcript)

@@ -45,7 +45,6 @@ __all__ = [
     "TableSTT",
     "TextToSpeech",
     "ToneTTS",
-    "TranscriptionStream",
     "VadEvent",
     "VadFactory",
     "VadSettings",
@@ -433,36 +432,10 @@ def _array_pcm16(x: npt.NDArray[np.int16]) -> bytes:
 # --------------------------------------------------------------------------------------------
 
 
-class TranscriptionStream(Protocol):
-    """One utterance being recognised as it arrives, for partial transcripts.
-
-    The server feeds it the utterance's audio while the user speaks and emits the hypothesis
-    as transcription deltas (OpenAI ``conversation.item.input_audio_transcription.delta``,
-    Gemini ``serverContent.inputTranscription``). The hypothesis may revise earlier words; the
-    final transcript comes from :meth:`SpeechToText.transcribe` on the whole turn.
-
-    Calls are synchronous and may take milliseconds of CPU while holding the GIL; run them
-    through the speech worker, not on the event loop.
-    """
-
-    def accept(self, pcm16: bytes) -> str:
-        """Add the next chunk of the utterance.
-
-        Args:
-            pcm16: mono PCM16 at the stream's rate, any length.
-
-        Returns:
-            The hypothesis for all audio so far (``""`` while nothing is recognised).
-        """
-        ...
-
-    def close(self) -> None:
-        """Release the stream's decoder. Idempotent."""
-        ...
-
-
 class SpeechToText(Protocol):
-    """Speech-to-text for whole utterances, plus streams for partial results.
+    """Speech-to-text for whole stretches of speech. The server transcribes an utterance
+    while it is spoken by cutting it at pauses and transcribing each segment whole
+    (``_segments.py``).
 
     Implementations are synchronous; the speech worker runs them in another process, so they
     must be picklable (keep configuration in fields and load models lazily, e.g. into a
@@ -471,20 +444,17 @@ class SpeechToText(Protocol):
     """
 
     def transcribe(self, pcm16: bytes, rate: int) -> str:
-        """Transcribe one whole utterance.
+        """Transcribe one whole utterance or segment of one.
 
         Args:
-            pcm16: mono PCM16, the turn's audio (from ``audio_start_ms`` to ``audio_end_ms``).
+            pcm16: mono PCM16, the audio (a turn from ``audio_start_ms`` to ``audio_end_ms``,
+                or a segment of it).
             rate: its sample rate in Hz.
 
         Returns:
             The transcript (lower-case words for pocketsphinx); ``""`` for no speech. The same
             audio gives the same transcript.
         """
-        ...
-
-    def open_stream(self, rate: int) -> TranscriptionStream:
-        """Start recognising an utterance incrementally, at ``rate`` Hz."""
         ...
 
 
@@ -504,8 +474,8 @@ class TableSTT:
     The rule: an utterance of ``d`` ms gets ``table[(d // bucket_ms) % len(table)]``. With the
     defaults, a turn shorter than 1 s is ``"hello"``, 1-2 s ``"what is the weather in paris
     today"``, 2-3 s ``"call the function get time"``, 3-4 s ``"what time is it"``, and so on
-    round. A turn's length includes the VAD's prefix padding and silence window. A stream's
-    hypothesis is the rule applied to the audio so far.
+    round. A turn's length includes the VAD's prefix padding and silence window; a turn cut
+    into segments gets an entry per segment that holds sound.
 
     Attributes:
         table: the transcripts, at least one.
@@ -528,24 +498,6 @@ class TableSTT:
     def transcribe(self, pcm16: bytes, rate: int) -> str:
         """The table entry for the utterance's duration; the audio itself is not looked at."""
         return self.transcript_for(len(pcm16) // 2 * 1000 // rate)
-
-    def open_stream(self, rate: int) -> TranscriptionStream:
-        """A stream whose hypothesis is the table entry for the audio so far."""
-        return _TableStream(self, rate)
-
-
-class _TableStream:
-    def __init__(self, stt: TableSTT, rate: int) -> None:
-        self._stt = stt
-        self._rate = rate
-        self._bytes = 0
-
-    def accept(self, pcm16: bytes) -> str:
-        self._bytes += len(pcm16)
-        return self._stt.transcript_for(self._bytes // 2 * 1000 // self._rate)
-
-    def close(self) -> None:
-        pass
 
 
 # --------------------------------------------------------------------------------------------
