@@ -20,9 +20,7 @@ import pytest
 import trio
 
 from rtsession.audio import resample
-from rtsession.local._engines import EspeakNgTTS, PocketSphinxSTT, WebRtcVad, webrtc_mode
-from rtsession.local._segments import MAX_SEGMENT_MS, MIN_SEGMENT_MS, PAUSE_MS, Segmenter
-from rtsession.local._speech import (
+from rtsession.local import (
     DEFAULT_TRANSCRIPTS,
     FRAME_MS,
     EnergyVad,
@@ -38,6 +36,8 @@ from rtsession.local._speech import (
     default_engines,
     protocol_only_engines,
 )
+from rtsession.local._engines import EspeakNgTTS, PocketSphinxSTT, WebRtcVad, webrtc_mode
+from rtsession.local._segments import MAX_SEGMENT_MS, MIN_SEGMENT_MS, PAUSE_MS, Segmenter
 from rtsession.local._worker import SpeechWorkerError, open_speech_worker
 
 AUDIO = Path(__file__).resolve().parents[1] / "src" / "rtsession" / "_data"

@@ -17,25 +17,28 @@ from ._server import (
     serve_local as serve_local,
 )
 from ._speech import (
+    SpeechEngines as SpeechEngines,
+    SpeechEngineUnavailableError as SpeechEngineUnavailableError,
+    default_engines as default_engines,
+    protocol_only_engines as protocol_only_engines,
+)
+from ._stt import (
     DEFAULT_TRANSCRIPTS as DEFAULT_TRANSCRIPTS,
+    SpeechToText as SpeechToText,
+    TableSTT as TableSTT,
+)
+from ._tts import TextToSpeech as TextToSpeech, ToneTTS as ToneTTS
+from ._vad import (
     FRAME_MS as FRAME_MS,
     EnergyVad as EnergyVad,
     FramedVad as FramedVad,
-    SpeechEngines as SpeechEngines,
-    SpeechEngineUnavailableError as SpeechEngineUnavailableError,
     SpeechStarted as SpeechStarted,
     SpeechStopped as SpeechStopped,
-    SpeechToText as SpeechToText,
     StreamResampler as StreamResampler,
-    TableSTT as TableSTT,
-    TextToSpeech as TextToSpeech,
-    ToneTTS as ToneTTS,
     VadEvent as VadEvent,
     VadFactory as VadFactory,
     VadSettings as VadSettings,
     VoiceActivityDetector as VoiceActivityDetector,
-    default_engines as default_engines,
-    protocol_only_engines as protocol_only_engines,
 )
 from ._worker import (
     SpeechWorker as SpeechWorker,

@@ -17,6 +17,7 @@ from typing import Final
 import attrs
 
 from .. import messages as m
+from ..wire.openai import PCM_RATE
 from ._config import default_session
 
 __all__ = ["BETA_MODALITIES", "beta_message", "beta_session_defaults"]
@@ -35,7 +36,7 @@ def beta_session_defaults(query: Mapping[str, str]) -> m.SessionOptions:
     """The GA defaults without ``truncation``; the model from ``?model=`` (OpenAI) or
     ``?deployment=`` (Azure preview)."""
     model = query.get("model") or query.get("deployment") or "gpt-realtime"
-    return attrs.evolve(default_session(model, 24000), openai=None)
+    return attrs.evolve(default_session(model, PCM_RATE), openai=None)
 
 
 def beta_message(message: m.ServerMessage) -> m.ServerMessage:

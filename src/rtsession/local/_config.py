@@ -13,8 +13,9 @@ from typing import Any, Final, Literal, TypeVar
 import attrs
 
 from .. import messages as m
+from ..wire.openai import PCM_RATE
 from ._response import ResponseSettings
-from ._speech import VadSettings
+from ._vad import VadSettings
 
 __all__ = [
     "DEFAULT_INSTRUCTIONS",
@@ -232,7 +233,7 @@ def merge_session(
             "Cannot update a conversation's voice if assistant audio is present.",
         )
     changes: dict[str, Any] = {}
-    rate = (current.input_audio_format or m.AudioFormat(rate=24000)).rate or 24000
+    rate = (current.input_audio_format or m.AudioFormat(rate=PCM_RATE)).rate or PCM_RATE
     if update.input_audio_format is not None:
         changes["input_audio_format"] = _check_format(
             update.input_audio_format, rate, rules.rates, "session.audio.input.format"
@@ -278,12 +279,12 @@ def response_settings(
     modalities = request.output_modalities or session.output_modalities or ("audio",)
     if request.output_modalities is not None:
         rules.check_modalities(modalities, "response.output_modalities")
-    session_format = session.output_audio_format or m.AudioFormat(rate=24000)
+    session_format = session.output_audio_format or m.AudioFormat(rate=PCM_RATE)
     fmt = session_format
     if request.output_audio_format is not None:
         fmt = _check_format(
             request.output_audio_format,
-            session_format.rate or 24000,
+            session_format.rate or PCM_RATE,
             rules.rates,
             "response.audio.output.format",
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .. import messages as m
+from ..wire.openai import PCM_RATE
 
 __all__ = ["Conversation", "Entry", "item_id", "wire_item"]
 
@@ -47,7 +48,7 @@ class Entry:
 
     item: m.ConversationItem
     audio: bytes = b""
-    rate: int = 24000
+    rate: int = PCM_RATE
     transcript: str | None = None
     pending: bool = False
     report_transcript: bool = False

@@ -29,7 +29,7 @@ import pocketsphinx  # type: ignore[import-untyped]
 import webrtcvad  # type: ignore[import-untyped]
 
 from ..audio import Resampler, resample
-from ._speech import FramedVad, VadSettings
+from ._vad import FramedVad, VadSettings
 
 __all__ = [
     "MODEL_RATE",

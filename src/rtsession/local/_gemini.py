@@ -27,15 +27,12 @@ from typing import Final
 import attrs
 
 from .. import messages as m
+from ..wire.gemini import INPUT_RATE, OUTPUT_RATE
 from ._config import default_session
 from ._session import MIN_COMMIT_MS, Close, ServerSession, Step
 
 __all__ = ["GeminiServerSession", "gemini_session_defaults"]
 
-INPUT_RATE: Final = 16000
-"""Gemini's input audio rate, Hz."""
-OUTPUT_RATE: Final = 24000
-"""Gemini's output audio rate, Hz."""
 DEFAULT_VOICE: Final = "Puck"
 _REASON_BYTES: Final = 123  # the longest close reason a WebSocket close frame holds
 

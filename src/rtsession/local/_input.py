@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from ._speech import SpeechStarted, SpeechStopped, VadEvent, VoiceActivityDetector
+from ._vad import SpeechStarted, SpeechStopped, VadEvent, VoiceActivityDetector
 
 __all__ = ["InputBuffer"]
 

@@ -20,6 +20,7 @@ from typing import Final, Literal
 import attrs
 
 from .. import messages as m
+from ..wire.openai import PCM_RATE
 from ._conversation import Conversation, Entry, item_id, wire_item
 from ._replies import CallFunction, Reply, Say
 from ._usage import Tally, audio_tokens, char_tokens, context_tally, usage
@@ -76,7 +77,7 @@ class ResponseSettings:
     @property
     def rate(self) -> int:
         """The output sample rate, in Hz."""
-        return self.output_format.rate or 24000
+        return self.output_format.rate or PCM_RATE
 
 
 @attrs.define(eq=False)

@@ -20,12 +20,12 @@ import attrs
 
 from .. import messages as m
 from ..wire import Codec
-from ..wire.gemini import GeminiCodec
-from ..wire.openai import OpenAICodec
+from ..wire.gemini import INPUT_RATE, OUTPUT_RATE, GeminiCodec
+from ..wire.openai import PCM_RATE, OpenAICodec
 from ..wire.openai_beta import OpenAIBetaCodec, beta_param
 from ._beta import BETA_MODALITIES, beta_message, beta_session_defaults
 from ._config import ServiceRules, default_session
-from ._gemini import INPUT_RATE, OUTPUT_RATE, GeminiServerSession, gemini_session_defaults
+from ._gemini import GeminiServerSession, gemini_session_defaults
 from ._session import ServerSession
 
 __all__ = [
@@ -77,11 +77,11 @@ def _openai_codec() -> Codec:
 
 
 def _openai_defaults(query: Mapping[str, str]) -> m.SessionOptions:
-    return default_session(query.get("model") or "gpt-realtime", 24000)
+    return default_session(query.get("model") or "gpt-realtime", PCM_RATE)
 
 
 OPENAI_GA: Final = Dialect(
-    "openai", _openai_codec, _openai_defaults, ServiceRules(frozenset({24000}))
+    "openai", _openai_codec, _openai_defaults, ServiceRules(frozenset({PCM_RATE}))
 )
 """OpenAI Realtime GA (openai-realtime.md sections 1 and 2): 24 kHz PCM both ways, the model
 from ``?model=``."""
@@ -90,7 +90,7 @@ OPENAI_BETA: Final = Dialect(
     "openai-beta",
     OpenAIBetaCodec,
     beta_session_defaults,
-    ServiceRules(frozenset({24000}), BETA_MODALITIES, beta_param),
+    ServiceRules(frozenset({PCM_RATE}), BETA_MODALITIES, beta_param),
     beta_message,
 )
 """OpenAI Realtime beta, also Azure OpenAI preview (openai-realtime.md sections 1h and 4): the GA

@@ -17,16 +17,17 @@ import attrs
 
 from .. import messages as m
 from .._errors import DecodeError
+from ..wire.openai import PCM_RATE, ROLE_PARTS
 from ._config import RequestError, ServiceRules, merge_session, response_settings, vad_settings
 from ._conversation import Conversation, Entry, wire_item
 from ._ids import IdFactory
 from ._input import InputBuffer
 from ._replies import decide_reply
 from ._response import Phase, ResponseRun
-from ._speech import SpeechStarted, VadFactory, VoiceActivityDetector
 from ._store import SessionStore, Snapshot
 from ._transcript import LiveTranscript, sentence
 from ._usage import audio_tokens, text_tokens
+from ._vad import SpeechStarted, VadFactory, VoiceActivityDetector
 
 __all__ = [
     "Close",
@@ -46,11 +47,6 @@ MIN_COMMIT_MS: Final = 100
 TOKENS_PER_MINUTE: Final = 40000
 REQUESTS_PER_MINUTE: Final = 5000
 
-_ROLE_PARTS: Final[dict[str, tuple[type[Any], ...]]] = {
-    "system": (m.InputText,),
-    "user": (m.InputText, m.InputAudio, m.InputImage),
-    "assistant": (m.OutputText, m.OutputAudio),
-}
 _WORDS: Final = re.compile(r"\S+\s*")
 
 
@@ -388,7 +384,7 @@ class ServerSession:
     @property
     def _input_rate(self) -> int:
         fmt = self.options.input_audio_format
-        return (fmt.rate if fmt is not None else None) or 24000
+        return (fmt.rate if fmt is not None else None) or PCM_RATE
 
     def _new_vad(self) -> tuple[VoiceActivityDetector | None, int]:
         settings = vad_settings(self.options.turn_detection)
@@ -545,7 +541,7 @@ class ServerSession:
 
     def _check_item(self, item: m.ConversationItem, param: str) -> None:
         if isinstance(item, m.MessageItem):
-            allowed = _ROLE_PARTS[item.role]
+            allowed = ROLE_PARTS[item.role]
             for i, part in enumerate(item.content):
                 if not isinstance(part, allowed):
                     raise RequestError(

@@ -26,7 +26,9 @@ from typing import Any, Protocol, TypeVar
 import trio
 
 from .._errors import RTSessionError
-from ._speech import SpeechEngines, SpeechToText, TextToSpeech
+from ._speech import SpeechEngines
+from ._stt import SpeechToText
+from ._tts import TextToSpeech
 
 __all__ = ["SpeechWorker", "SpeechWorkerError", "open_speech_worker"]
 

@@ -1,3 +1,4 @@
 """The Gemini Live wire format (``BidiGenerateContent``), normalized to the GA vocabulary."""
 
 from ._codec import GeminiCodec as GeminiCodec
+from ._fields import INPUT_RATE as INPUT_RATE, OUTPUT_RATE as OUTPUT_RATE

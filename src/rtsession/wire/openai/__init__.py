@@ -1,3 +1,4 @@
 """The OpenAI Realtime GA wire format."""
 
 from ._codec import OpenAICodec as OpenAICodec
+from ._common import PCM_RATE as PCM_RATE, ROLE_PARTS as ROLE_PARTS

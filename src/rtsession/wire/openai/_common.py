@@ -17,7 +17,7 @@ absent, unknown keys are ignored); encoding emits the dialect's own names and ra
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Literal, TypeAlias, get_args, get_origin
+from typing import Any, ClassVar, Final, Literal, TypeAlias, get_args, get_origin
 
 import attrs
 import cattrs
@@ -42,6 +42,8 @@ __all__ = [
     "Dialect",
     "MaxTokens",
     "OpenAICodecBase",
+    "PCM_RATE",
+    "ROLE_PARTS",
     "Vad",
     "Wire",
     "field",
@@ -90,11 +92,15 @@ _TURN_TAGS: Mapping[type[Vad], tuple[str, ...]] = {
     m.SemanticVad: ("semantic_vad",),
 }
 
-_ROLE_PARTS: Mapping[str, tuple[type[m.ContentPart], ...]] = {
+ROLE_PARTS: Final[Mapping[str, tuple[type[m.ContentPart], ...]]] = {
     "system": (m.InputText,),
     "user": (m.InputText, m.InputAudio, m.InputImage),
     "assistant": (m.OutputText, m.OutputAudio),
 }
+"""The content parts a message of each role may hold (openai-realtime.md, items)."""
+
+PCM_RATE: Final = 24000
+"""The sample rate of OpenAI Realtime's ``audio/pcm`` (beta ``pcm16``), in Hz."""
 
 
 # --- helpers for hooks -------------------------------------------------------------------------
@@ -441,7 +447,7 @@ class Wire:
         )
 
     def _unstructure_message_item(self, item: m.MessageItem) -> Payload:
-        allowed = _ROLE_PARTS[item.role]
+        allowed = ROLE_PARTS[item.role]
         for part in item.content:
             if not isinstance(part, allowed):
                 raise EncodeError(

@@ -19,6 +19,7 @@ from ... import messages as m
 from ..._errors import EncodeError
 from ..openai._codec import CLIENT_EVENTS, GA, SERVER_EVENTS
 from ..openai._common import (
+    PCM_RATE,
     ConversationMode,
     Dialect,
     MaxTokens,
@@ -112,7 +113,7 @@ _RESPONSE_CREATE = (
 )
 
 _FORMATS = {
-    "pcm16": m.AudioFormat(type="audio/pcm", rate=24000),
+    "pcm16": m.AudioFormat(type="audio/pcm", rate=PCM_RATE),
     "g711_ulaw": m.AudioFormat(type="audio/pcmu"),
     "g711_alaw": m.AudioFormat(type="audio/pcma"),
 }
@@ -127,8 +128,10 @@ def _structure_format(value: Any) -> m.AudioFormat:
 
 
 def _unstructure_format(fmt: m.AudioFormat) -> str:
-    if fmt.rate not in (None, 24000):
-        raise EncodeError(f"the OpenAI beta dialect has pcm16 at 24000 Hz only, not {fmt.rate} Hz")
+    if fmt.rate not in (None, PCM_RATE):
+        raise EncodeError(
+            f"the OpenAI beta dialect has pcm16 at {PCM_RATE} Hz only, not {fmt.rate} Hz"
+        )
     return _FORMAT_NAMES[fmt.type]
 
 
