@@ -125,17 +125,39 @@ class ServiceRules:
     """Where a dialect's service checks differently from the GA rules of the shared state
     machine.
 
+    The defaults are the OpenAI service's; Gemini Live's are ``_gemini.GEMINI_RULES``.
+
     Attributes:
         rates: the PCM sample rates (Hz) a session may set for its audio formats.
         modalities: the output modality combinations accepted, in any order (the beta
             service takes ``["text"]`` and ``["audio", "text"]``).
         param: the dialect's name for a GA parameter path in ``error`` events (the beta
             dialect's ``session.modalities`` for ``session.output_modalities``).
+        greets: the server speaks first, ``session.created`` as soon as the client connects;
+            ``False``: it waits for the client's setup.
+        setup_first: the client's first message must be its setup (a ``SessionUpdate``,
+            which may resume a session by handle), answered with ``SessionCreated``;
+            anything else first is refused.
+        turn_commit: ``InputAudioBufferCommit`` ends the user's turn (Gemini ``activityEnd``,
+            answered; ``audioStreamEnd``, which ends the speech in progress) and is never
+            refused; ``False``: it commits the buffer, and a buffer under 100 ms is refused.
+        answers_tool_outputs: once every function call has its output, the model answers
+            without being asked.
+        one_response: a request to answer while a response runs is ignored; ``False``: it
+            is refused (``conversation_already_has_active_response``).
+        close_on_error: a refused request closes the connection with this code and the
+            message as the reason; ``None``: it gets an ``error`` event.
     """
 
     rates: frozenset[int]
     modalities: tuple[tuple[m.Modality, ...], ...] = GA_MODALITIES
     param: Callable[[str], str] = _same
+    greets: bool = True
+    setup_first: bool = False
+    turn_commit: bool = False
+    answers_tool_outputs: bool = False
+    one_response: bool = False
+    close_on_error: int | None = None
 
     def check_modalities(self, modalities: tuple[m.Modality, ...], param: str) -> None:
         """Raises RequestError unless ``modalities`` is one of the accepted combinations."""

@@ -5,8 +5,8 @@ A :class:`Dialect` is a wire format (its codec, used in the server directions) p
 session a connection of that format starts with. A :class:`Route` binds a path, and optionally
 header values, to a dialect. Adding a dialect is adding a route to :data:`DEFAULT_ROUTES`; the
 session state machine is shared, because the codecs normalize every format to the same
-messages (a dialect's ``adapt`` reports them as its service does, and its ``session_type`` may
-refine the state machine where the service behaves differently, as Gemini Live's does).
+messages (a dialect's ``adapt`` reports them as its service does, and its ``rules`` say where
+the service behaves differently, as Gemini Live's do).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ import attrs
 
 from .. import messages as m
 from ..wire import Codec
-from ..wire.gemini import INPUT_RATE, OUTPUT_RATE, GeminiCodec
+from ..wire.gemini import GeminiCodec
 from ..wire.openai import PCM_RATE, OpenAICodec
 from ..wire.openai_beta import OpenAIBetaCodec, beta_param
 from ._beta import BETA_MODALITIES, beta_message, beta_session_defaults
 from ._config import ServiceRules, default_session
-from ._gemini import GeminiServerSession, gemini_session_defaults
-from ._session import ServerSession
+from ._gemini import GEMINI_RULES, gemini_session_defaults
 
 __all__ = [
     "DEFAULT_ROUTES",
@@ -60,8 +59,6 @@ class Dialect:
         adapt: what the dialect's service sends in place of a server message of the shared
             state machine (by default the message itself). Messages the codec does not carry
             afterwards are left out.
-        session_type: the state machine of a connection: :class:`ServerSession`, or a
-            subclass where the service behaves differently.
     """
 
     name: str
@@ -69,7 +66,6 @@ class Dialect:
     session_defaults: Callable[[Mapping[str, str]], m.SessionOptions]
     rules: ServiceRules
     adapt: Callable[[m.ServerMessage], m.ServerMessage] = _as_is
-    session_type: type[ServerSession] = ServerSession
 
 
 def _openai_codec() -> Codec:
@@ -98,13 +94,7 @@ state machine's messages as the beta service reports them (``_beta.py``), with i
 (``["audio", "text"]`` too) and its parameter names in errors, 24 kHz PCM both
 ways, the model from ``?model=`` or ``?deployment=``."""
 
-GEMINI: Final = Dialect(
-    "gemini",
-    GeminiCodec,
-    gemini_session_defaults,
-    ServiceRules(frozenset({INPUT_RATE, OUTPUT_RATE})),
-    session_type=GeminiServerSession,
-)
+GEMINI: Final = Dialect("gemini", GeminiCodec, gemini_session_defaults, GEMINI_RULES)
 """Gemini Live (gemini-live.md; ``_gemini.py``): 16 kHz PCM in, 24 kHz out, the model from the
 ``setup``."""
 

@@ -20,6 +20,7 @@ from .._groups import collapse, reraise
 from ._connection import OpenConnections, serve_connection
 from ._ids import IdFactory
 from ._routing import DEFAULT_ROUTES, Rejection, Route, resolve
+from ._session import ServerSession
 from ._speech import SpeechEngines, default_engines
 from ._store import SessionStore
 from ._worker import SpeechWorker, open_speech_worker
@@ -179,7 +180,7 @@ class _Handler:
             return
         number = next(self._numbers)
         dialect = match.dialect
-        session = dialect.session_type(
+        session = ServerSession(
             options=dialect.session_defaults(match.query),
             vad_factory=self._engines.vad_factory,
             ids=IdFactory(number),

@@ -48,6 +48,11 @@ TOKENS_PER_MINUTE: Final = 40000
 REQUESTS_PER_MINUTE: Final = 5000
 
 _WORDS: Final = re.compile(r"\S+\s*")
+_REASON_BYTES: Final = 123  # the longest close reason a WebSocket close frame holds
+
+
+def _close_reason(message: str) -> str:
+    return message.encode()[:_REASON_BYTES].decode(errors="ignore")
 
 
 @attrs.frozen
@@ -164,6 +169,8 @@ class ServerSession:
         self.options = options
         self.client_frames = 0
         self._store = SessionStore() if store is None else store
+        self._set_up = not rules.setup_first
+        self._lineage = ""  # the session id of the connection the session began on
         self._vad_factory = vad_factory
         self._ids = ids
         self._rules = rules
@@ -196,14 +203,17 @@ class ServerSession:
     # --- inputs --------------------------------------------------------------------------------
 
     def start(self) -> Step:
-        """The greeting: ``session.created`` with the session in force."""
-        self._emit(m.SessionCreated(**self._session_fields()))
+        """The greeting: ``session.created`` with the session in force (nothing where the
+        service waits for the client's setup)."""
+        if self._rules.greets:
+            self._emit(m.SessionCreated(**self._session_fields()))
         return self._take()
 
     def go_away(self, time_left_ms: int) -> Step:
-        """The server will close the connection in ``time_left_ms``: tell the client (a
-        ``GoAway``, which dialects without such a message leave out) and close then with
-        1001 (going away)."""
+        """The server will close the connection in ``time_left_ms``: a fresh resumption
+        handle (if the setup asked for them), then tell the client (a ``GoAway``, which
+        dialects without such a message leave out) and close then with 1001 (going away)."""
+        self._report_resumption()
         self._emit(m.GoAway(time_left_ms=time_left_ms))
         self._step.jobs.append(Close(1001, "going away", time_left_ms / 1000))
         return self._take()
@@ -219,6 +229,8 @@ class ServerSession:
         echoes the message's, and changes nothing."""
         handler = self._handlers.get(type(message))
         try:
+            if not self._set_up and not isinstance(message, m.SessionUpdate):
+                raise RequestError("invalid_value", "The first message must be a setup.")
             if handler is None:
                 raise RequestError(
                     "invalid_value",
@@ -358,7 +370,16 @@ class ServerSession:
         self._step.messages += [attrs.evolve(msg, message_id=new_id("event")) for msg in messages]
 
     def _take(self) -> Step:
+        """The step so far: after a response ends, a resumption update (if asked for); a
+        refused request becomes closing the connection where the service does that."""
+        if any(isinstance(msg, m.ResponseDone) for msg in self._step.messages):
+            self._report_resumption()
         step, self._step = self._step, Step()
+        code = self._rules.close_on_error
+        errors = [msg for msg in step.messages if isinstance(msg, m.Error)]
+        if code is not None and errors:
+            step.messages = [msg for msg in step.messages if not isinstance(msg, m.Error)]
+            step.jobs.append(Close(code, _close_reason(errors[0].message)))
         return step
 
     def _error(
@@ -400,8 +421,47 @@ class ServerSession:
     # --- session -------------------------------------------------------------------------------
 
     def _on_session_update(self, message: m.SessionUpdate) -> None:
+        if not self._set_up:
+            self._set_up_session(message.session)
+            return
         self._update_options(message.session)
         self._emit(m.SessionUpdated(**self._session_fields()))
+
+    def _set_up_session(self, options: m.SessionOptions) -> None:
+        """The client's setup (``setup_first``): it may resume a session by handle (the
+        setup's own options apply on top); answered with ``SessionCreated``."""
+        gemini = options.gemini
+        resumption = None if gemini is None else gemini.session_resumption
+        self._lineage = self._session_id
+        if gemini is not None and resumption is not None and resumption.handle:
+            self._lineage = self._restore(resumption.handle)
+            resumption = attrs.evolve(resumption, handle=None)
+            options = attrs.evolve(
+                options, gemini=attrs.evolve(gemini, session_resumption=resumption)
+            )
+        self._update_options(options)
+        self._set_up = True
+        self._emit(m.SessionCreated(**self._session_fields()))
+        self._report_resumption()
+
+    def _report_resumption(self) -> None:
+        """``SessionResumptionUpdate``, if the setup asked for resumption: a handle when the
+        session can be resumed (``resumable: false`` otherwise) and, with ``transparent``,
+        the index of the last client frame consumed (counted from 0, the setup)."""
+        gemini = self.options.gemini
+        asked = gemini.session_resumption if gemini is not None else None
+        if asked is None or not self._set_up:
+            return
+        handle = self._save(self._lineage)
+        self._emit(
+            m.SessionResumptionUpdate(
+                handle=handle,
+                resumable=handle is not None,
+                last_consumed_client_message_index=self.client_frames - 1
+                if asked.transparent
+                else None,
+            )
+        )
 
     def _update_options(self, update: m.SessionOptions) -> None:
         """Merge ``update`` into the session; a new input format or turn detection forgets
@@ -459,6 +519,9 @@ class ServerSession:
             self._start_response(m.ResponseCreate())
 
     def _on_commit(self, _: m.InputAudioBufferCommit) -> None:
+        if self._rules.turn_commit:
+            self._end_turn()
+            return
         buffered = self._input.buffered_ms
         if buffered < MIN_COMMIT_MS:
             raise RequestError(
@@ -469,6 +532,21 @@ class ServerSession:
         item_id = self._speech_item_id or self._ids.new("item")
         self._forget_speech()
         self._commit_audio(item_id, self._input.take_all())
+
+    def _end_turn(self) -> None:
+        """``turn_commit``: in push-to-talk the user's turn ends and the model answers;
+        under turn detection the speech in progress, if any, ends. Nothing to end is not an
+        error."""
+        if isinstance(self.options.turn_detection, m.Disabled):
+            if self._input.buffered_ms >= MIN_COMMIT_MS:
+                item_id = self._speech_item_id or self._ids.new("item")
+                self._forget_speech()
+                self._commit_audio(item_id, self._input.take_all())
+                self._start_response(m.ResponseCreate())
+        elif self._speech_item_id is not None:
+            end_ms = self._input.position_ms
+            self._input.set_vad(*self._new_vad())  # the detector starts over after the flush
+            self._on_speech_stopped(end_ms)
 
     def _on_clear(self, _: m.InputAudioBufferClear) -> None:
         self._input.clear()
@@ -605,6 +683,12 @@ class ServerSession:
         )
         if entry.pending:
             self._transcribe(entry)
+        if (
+            self._rules.answers_tool_outputs
+            and isinstance(item, m.FunctionCallOutputItem)
+            and self._calls_answered()
+        ):
+            self._start_response(m.ResponseCreate())
 
     def _entry(self, item_id: str) -> Entry:
         entry = self._conversation.get(item_id)
@@ -683,8 +767,10 @@ class ServerSession:
         return entries
 
     def _start_response(self, request: m.ResponseCreate) -> None:
-        settings = response_settings(self.options, request, rules=self._rules)
         in_conversation = request.conversation != "none"
+        if in_conversation and self._active is not None and self._rules.one_response:
+            return  # the service ignores a request to answer while it answers
+        settings = response_settings(self.options, request, rules=self._rules)
         if in_conversation and self._active is not None:
             raise RequestError(
                 "conversation_already_has_active_response",
