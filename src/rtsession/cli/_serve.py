@@ -101,8 +101,8 @@ def banner(server: LocalServer, *, protocol_only: bool, trust: Path | None = Non
     if trust is not None:
         tls = f"""
 trust this certificate authority: {trust}
-    (SSL_CERT_FILE={trust} for the official SDKs; ssl.create_default_context(cafile=...)
-    as ssl_context= for rtsession's providers)
+    official SDKs: SSL_CERT_FILE={trust}
+    rtsession: ssl_context=ssl.create_default_context(cafile="{trust}")
 """
         context = ", ssl_context=context"
     return f"""\
