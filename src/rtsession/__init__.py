@@ -22,6 +22,7 @@ from ._errors import (
     ConnectError as ConnectError,
     DecodeError as DecodeError,
     EncodeError as EncodeError,
+    NotInTrioError as NotInTrioError,
     RTSessionError as RTSessionError,
     SessionClosedError as SessionClosedError,
 )
@@ -31,6 +32,7 @@ from .providers import (
     GeminiLive as GeminiLive,
     OpenAIRealtime as OpenAIRealtime,
     Provider as Provider,
+    VertexGeminiLive as VertexGeminiLive,
 )
 from .session import Reconnect as Reconnect, Session as Session, open_session as open_session
 

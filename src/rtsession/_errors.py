@@ -14,6 +14,7 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "EncodeError",
+    "NotInTrioError",
     "RTSessionError",
     "SessionClosedError",
 ]
@@ -103,3 +104,10 @@ class DecodeError(RTSessionError, ValueError):
         self.code = code
         self.param = param
         self.event_id = event_id
+
+
+class NotInTrioError(RTSessionError, RuntimeError):
+    """An rtsession entry point was called outside a trio run (the app's mistake), e.g. from
+    asyncio. rtsession is a trio library: run the program with ``trio.run(main)``; from an
+    asyncio program, run the trio part in a thread with its own ``trio.run``, or through
+    ``trio-asyncio``."""

@@ -9,20 +9,20 @@ by calling a demo tool through ``FunctionInvocation``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib.resources
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 import attrs
 import trio
 
 from .. import messages as m
-from ..audio import bytes_to_ms, stream_pcm16, stream_wav, write_wav
+from .._errors import RTSessionError
+from ..audio import AudioFormatError, bytes_to_ms, read_wav, stream_pcm16, stream_wav, write_wav
 from ..middleware import FunctionInvocation, ToolInvocationCompleted
 from ..providers import GeminiLive, OpenAIRealtime, Provider
 from ..session import Session, open_session
@@ -249,11 +249,34 @@ def table(turns: list[Turn]) -> Iterator[str]:
         yield f"| {turn.clip} | {latency} | {turn.transcript} | {tools} | {turn.reply.strip()} |"
 
 
+LATENCY_NOTE: Final = (
+    "speech end -> first reply audio: from the server's speech_stopped (its VAD waits 700 ms "
+    "of silence to decide the turn is over) to the first reply audio delta the app received; "
+    "the local server transcribes while you speak, so what is left is the last stretch of "
+    "speech and the reply's synthesis."
+)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run ``rtsession demo``; returns the exit status."""
+    """Run ``rtsession demo``; returns the exit status: 0, 1 when the session failed, 2 for
+    a WAV file that cannot be read, 130 after Ctrl+C. Errors are one line on stderr."""
     out = sys.stdout
-    with contextlib.suppress(KeyboardInterrupt):
+    for path in args.wav:
+        try:
+            read_wav(path)
+        except (OSError, AudioFormatError) as exc:
+            print(f"rtsession demo: cannot read {path}: {_reason(exc)}", file=sys.stderr)
+            return 2
+    try:
         turns = trio.run(converse, args, out)
-        out.write("\n" + "\n".join(table(turns)) + "\n")
-        return 0
-    return 130
+    except KeyboardInterrupt:
+        return 130
+    except RTSessionError as exc:
+        print(f"rtsession demo: {exc}", file=sys.stderr)
+        return 1
+    out.write("\n" + "\n".join(table(turns)) + "\n\n" + LATENCY_NOTE + "\n")
+    return 0
+
+
+def _reason(exc: BaseException) -> str:
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

@@ -17,6 +17,7 @@ import trio
 import trio_websocket
 
 from .._groups import collapse, reraise
+from .._runtime import require_trio
 from ._connection import OpenConnections, serve_connection
 from ._ids import IdFactory
 from ._routing import DEFAULT_ROUTES, Rejection, Route, resolve
@@ -251,6 +252,7 @@ async def serve_local(
             are missing.
         OSError: the address cannot be bound (e.g. the port is in use).
     """
+    require_trio("serve_local")
     engines = default_engines() if engines is None else engines
     try:
         async with (
@@ -303,6 +305,7 @@ async def open_local_server(
     Yields:
         The :class:`LocalServer`.
     """
+    require_trio("open_local_server")
     body_error: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:

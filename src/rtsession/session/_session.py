@@ -10,6 +10,7 @@ import trio
 
 from .._errors import SessionClosedError
 from .._groups import collapse, reraise
+from .._runtime import require_trio
 from ..messages import ClientMessage, ServerMessage, SessionOptions, SessionUpdate
 from ..providers import Provider
 from ..transport import Transport, TrioWebsocketTransport
@@ -264,10 +265,12 @@ async def open_session(
             handshake, e.g. 401 for a bad API key).
         EncodeError: the provider cannot carry a setting in ``options``.
         SessionClosedError: the connection failed abnormally inside the transport.
+        NotInTrioError: called outside a trio run (e.g. from asyncio).
         Exception: whatever the block or a middleware stage raised, unchanged. A single
             failure is raised alone, never wrapped in an ``ExceptionGroup``;
             ``KeyboardInterrupt`` passes through.
     """
+    require_trio("open_session")
     stages = tuple(middleware)
     state = SessionState(provider, options if options is not None else SessionOptions())
     codec = provider.make_codec()

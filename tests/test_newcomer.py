@@ -1,0 +1,53 @@
+"""What a newcomer meets first: errors that say what to do (issue "A newcomer's first hour")."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import rtsession
+from rtsession import messages as m
+from rtsession.cli import main
+from rtsession.local import open_local_server, protocol_only_engines
+
+
+def test_asyncio_gets_an_error_that_says_to_use_trio() -> None:
+    """Under asyncio, open_session used to fail deep inside trio with
+    ``AttributeError: 'RunContext' object has no attribute 'runner'``."""
+
+    async def session() -> None:
+        provider = rtsession.OpenAIRealtime(base_url="http://127.0.0.1:9/v1", api_key="x")
+        async with rtsession.open_session(provider, m.SessionOptions()):
+            pass  # pragma: no cover - refused
+
+    async def server() -> None:
+        async with open_local_server(engines=protocol_only_engines()):
+            pass  # pragma: no cover - refused
+
+    for entry in (session, server):
+        with pytest.raises(rtsession.NotInTrioError, match=r"from asyncio.*trio\.run\(main\)"):
+            asyncio.run(entry())
+
+
+def test_the_providers_are_where_the_docs_use_them() -> None:
+    assert rtsession.VertexGeminiLive is rtsession.providers.VertexGeminiLive
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [(None, "No such file or directory"), (b"RIFFjunk", "not a WAV file")],
+)
+def test_the_demo_says_in_one_line_what_is_wrong_with_a_file(
+    content: bytes | None, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``rtsession demo missing.wav`` printed an 80-line ExceptionGroup."""
+    path = tmp_path / "clip.wav"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["demo", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rtsession demo: cannot read {path}: {err.split(': ', 2)[2]}"
+    assert says in err
+    assert err.count("\n") == 1
