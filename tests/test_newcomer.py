@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,35 @@ def test_the_demo_says_in_one_line_what_is_wrong_with_a_file(
     assert err == f"rtsession demo: cannot read {path}: {err.split(': ', 2)[2]}"
     assert says in err
     assert err.count("\n") == 1
+
+
+SCRIPT = """\
+import trio
+from rtsession.local import open_local_server
+
+async def main():
+    async with open_local_server() as server:
+        print("listening")
+
+{call}
+"""
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_script_without_the_main_guard_is_told_at_once(guarded: bool, tmp_path: Path) -> None:
+    """The speech workers import the main script: without the guard it used to die after a
+    145-line traceback ("a speech worker process died")."""
+    call = 'if __name__ == "__main__":\n    trio.run(main)' if guarded else "trio.run(main)"
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT.format(call=call))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    if guarded:
+        assert (done.returncode, done.stdout) == (0, "listening\n"), done.stderr
+    else:
+        assert done.returncode == 1
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("rtsession.local._worker.SpeechWorkerError: ")
+        assert 'has no `if __name__ == "__main__":` guard' in last
+        assert "worker process died" not in done.stderr

@@ -17,10 +17,13 @@ processes.
 
 from __future__ import annotations
 
+import ast
 import math
 import signal
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import trio
@@ -200,10 +203,14 @@ async def open_speech_worker(
 
     Raises:
         ValueError: ``processes`` is less than 1.
-        SpeechWorkerError: a worker process died while warming up.
+        SpeechWorkerError: with ``offload``, the main script has no ``if __name__ ==
+            "__main__":`` guard (raised at once, naming the fix); or a worker process died
+            while warming up.
     """
     if processes < 1:
         raise ValueError(f"processes must be at least 1, got {processes}")
+    if engines.offload:
+        _check_main_guard()
     if not engines.offload:
         worker = SpeechWorker(engines, [_InlineLane()])
         try:
@@ -227,6 +234,42 @@ async def open_speech_worker(
             yield worker
         finally:
             worker._closed = True
+
+
+def _check_main_guard() -> None:
+    """Refuse at once a script whose entry point is not under ``if __name__ ==
+    "__main__":``: each spawned worker process imports the main script, and would run it
+    again (and die) instead of waiting for speech work.
+
+    Raises:
+        SpeechWorkerError: the main script has no such guard.
+    """
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    path = getattr(spec, "origin", None) or getattr(main, "__file__", None)
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return  # an interactive session, python -c, or a frozen program: nothing re-runs
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return
+    if not any(_is_main_guard(node) for node in tree.body):
+        raise SpeechWorkerError(
+            f'{path} has no `if __name__ == "__main__":` guard: the speech worker processes '
+            "import the main script, so put its entry point (trio.run(...)) under that guard "
+            "(or use protocol_only_engines(), which needs no worker process)"
+        )
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """Whether ``node`` is ``if __name__ == "__main__":`` (either way round)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare):
+        return False
+    test = node.test
+    sides = [test.left, *test.comparators]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    values = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and values == ["__main__"] and isinstance(test.ops[0], ast.Eq)
 
 
 async def _warm_up_lanes(lanes: list[_Lane], engines: SpeechEngines) -> None:
