@@ -31,6 +31,7 @@ from rtsession.audio import (
     pcm16_to_float32,
     read_wav,
     resample,
+    sample,
     samples_to_ms,
     stream_pcm16,
     stream_wav,
@@ -602,3 +603,27 @@ async def test_stream_wav_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rate"):
         async for _ in stream_wav(bad, rate=0):
             pass  # pragma: no cover
+
+
+async def test_trailing_silence_follows_the_audio_at_the_same_pace(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    speech = bytes(range(256)) * 15  # 3840 bytes: 80 ms at 24 kHz
+    start = trio.current_time()
+    chunks = [c async for c in stream_pcm16(speech, 24000, trailing_silence_ms=100)]
+    assert b"".join(chunks) == speech + bytes(4800)  # then 100 ms of zeros
+    assert len(chunks) == 9
+    assert trio.current_time() - start == pytest.approx(0.16)  # chunk 8 starts at 160 ms
+    with pytest.raises(ValueError, match="trailing_silence_ms"):
+        async for _ in stream_pcm16(speech, 24000, trailing_silence_ms=-1):
+            pass  # pragma: no cover - refused first
+
+
+async def test_the_shipped_clips_stream() -> None:
+    pcm, rate = read_wav(sample("weather-question"))
+    assert rate == 16000
+    assert 2.0 < bytes_to_ms(len(pcm), rate) / 1000 < 2.5
+    chunks = [c async for c in stream_wav(sample("jfk"), realtime=False, trailing_silence_ms=500)]
+    assert bytes_to_ms(len(b"".join(chunks)), 16000) == pytest.approx(11_500, abs=20)
+    with pytest.raises(ValueError, match="no clip"):
+        sample("nope")  # type: ignore[arg-type]

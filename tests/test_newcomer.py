@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+import trio
+import trio.testing
 
 import rtsession
 from rtsession import messages as m
 from rtsession.cli import main
 from rtsession.local import open_local_server, protocol_only_engines
+from rtsession.testing import AppInbox
 
 
 def test_asyncio_gets_an_error_that_says_to_use_trio() -> None:
@@ -85,3 +90,40 @@ def test_a_script_without_the_main_guard_is_told_at_once(guarded: bool, tmp_path
         assert last.startswith("rtsession.local._worker.SpeechWorkerError: ")
         assert 'has no `if __name__ == "__main__":` guard' in last
         assert "worker process died" not in done.stderr
+
+
+def audio_block() -> str:
+    """The Python block of docs/getting-started.md's "Audio" section."""
+    page = (Path(__file__).parents[1] / "docs" / "getting-started.md").read_text()
+    section = page[page.index("## Audio") :]
+    found = re.search(r"```python\n(.*?)```", section, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+@pytest.mark.slow
+async def test_the_getting_started_audio_block_gets_a_reply(
+    lazy_clock: trio.testing.MockClock,
+) -> None:
+    """The block streamed a WAV that does not exist, and stopped at the last word, where
+    server VAD may wait for more speech forever. It runs here as written, continuing a
+    session (the clip streams in real time: about 12 s)."""
+    namespace: dict[str, object] = {}
+    body = textwrap.indent(audio_block(), "    ")
+    exec(f"async def speak(session, m):\n{body}", namespace)
+    inbox = AppInbox()
+    async with (
+        open_local_server(engines=protocol_only_engines()) as server,
+        rtsession.open_session(
+            rtsession.OpenAIRealtime(base_url=server.base_url, api_key="local"),
+            m.SessionOptions(),
+        ) as session,
+        trio.open_nursery() as nursery,
+    ):
+        nursery.start_soon(inbox.drain, session)
+        with trio.fail_after(60):
+            await namespace["speak"](session, m)  # type: ignore[operator]
+            done = await inbox.receive_of(m.ResponseDone)
+        nursery.cancel_scope.cancel()
+    assert done.response.status == "completed"
+    assert any(isinstance(e, m.ResponseOutputAudioDelta) for e in inbox.received)

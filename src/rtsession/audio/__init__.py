@@ -19,7 +19,7 @@ from ._pcm import (
     samples_to_ms as samples_to_ms,
 )
 from ._resample import QUALITIES as QUALITIES, Resampler as Resampler, resample as resample
-from ._source import stream_pcm16 as stream_pcm16, stream_wav as stream_wav
+from ._source import sample as sample, stream_pcm16 as stream_pcm16, stream_wav as stream_wav
 from ._wav import WavSource as WavSource, read_wav as read_wav, write_wav as write_wav
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "pcm16_to_float32",
     "read_wav",
     "resample",
+    "sample",
     "samples_to_ms",
     "stream_pcm16",
     "stream_wav",

@@ -9,7 +9,6 @@ by calling a demo tool through ``FunctionInvocation``.
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +21,7 @@ import trio
 
 from .. import messages as m
 from .._errors import RTSessionError
-from ..audio import AudioFormatError, bytes_to_ms, read_wav, stream_pcm16, stream_wav, write_wav
+from ..audio import AudioFormatError, bytes_to_ms, read_wav, sample, stream_wav, write_wav
 from ..middleware import FunctionInvocation, ToolInvocationCompleted
 from ..providers import GeminiLive, OpenAIRealtime, Provider
 from ..session import Session, open_session
@@ -37,7 +36,7 @@ RATE = 24_000
 SILENCE_MS = 1_200
 """Silence streamed after each clip, so server VAD sees the end of speech."""
 
-DEFAULT_CLIPS = ("jfk.wav", "weather-question_flite_16k.wav")
+DEFAULT_CLIPS: Final = ("jfk", "weather-question")
 
 
 def get_weather(city: str) -> dict[str, Any]:
@@ -166,10 +165,6 @@ class _Conversation:
                     turn.done.set()
 
 
-def _bundled(name: str) -> Any:
-    return importlib.resources.files("rtsession") / "_data" / name
-
-
 @asynccontextmanager
 async def _provider(args: argparse.Namespace, out: TextIO) -> AsyncIterator[Provider]:
     model = {"model": args.model} if args.model else {}  # else the provider's default
@@ -202,19 +197,19 @@ def _options() -> m.SessionOptions:
 
 
 async def _speak(session: Session, clip: Any, fast: bool, out: TextIO) -> None:
+    """Stream ``clip``, then the silence that lets the server's VAD end the turn."""
     sent = 0
-    async for chunk in stream_wav(clip, rate=RATE, realtime=not fast):
+    chunks = stream_wav(clip, rate=RATE, realtime=not fast, trailing_silence_ms=SILENCE_MS)
+    async for chunk in chunks:
         await session.send(m.InputAudioBufferAppend(audio=chunk))
         sent += len(chunk)
-    silence = bytes(2 * RATE * SILENCE_MS // 1000)
-    async for chunk in stream_pcm16(silence, RATE, realtime=not fast):
-        await session.send(m.InputAudioBufferAppend(audio=chunk))
-    out.write(f"  (streamed {bytes_to_ms(sent, RATE) / 1000:.1f} s of speech)\n")
+    speech = bytes_to_ms(sent, RATE) - SILENCE_MS
+    out.write(f"  (streamed {speech / 1000:.1f} s of speech, then {SILENCE_MS} ms of silence)\n")
 
 
 async def converse(args: argparse.Namespace, out: TextIO) -> list[Turn]:
     """Run the demo's conversation and return what was measured per turn."""
-    clips = [(p.name, p) for p in args.wav] or [(n, _bundled(n)) for n in DEFAULT_CLIPS]
+    clips = [(p.name, p) for p in args.wav] or [(sample(n).name, sample(n)) for n in DEFAULT_CLIPS]
     conversation = _Conversation(out)
     async with (
         _provider(args, out) as provider,
