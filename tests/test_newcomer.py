@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import subprocess
 import sys
@@ -127,3 +128,26 @@ async def test_the_getting_started_audio_block_gets_a_reply(
         nursery.cancel_scope.cancel()
     assert done.response.status == "completed"
     assert any(isinstance(e, m.ResponseOutputAudioDelta) for e in inbox.received)
+
+
+@pytest.mark.parametrize("ask", [False, True])
+async def test_a_text_turn_without_a_response_request_gets_a_debug_hint(
+    ask: bool, lazy_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A text turn without ``ResponseCreate`` waited forever, silently."""
+    caplog.set_level(logging.DEBUG, logger="rtsession.session")
+    async with (
+        open_local_server(engines=protocol_only_engines()) as server,
+        rtsession.open_session(
+            rtsession.OpenAIRealtime(base_url=server.base_url, api_key="local"),
+            m.SessionOptions(output_modalities=("text",)),
+        ) as session,
+    ):
+        item = m.MessageItem(role="user", content=(m.InputText(text="Hello."),))
+        await session.send(m.ConversationItemCreate(item=item))
+        if ask:
+            await session.send(m.ResponseCreate())
+        await trio.sleep(6)
+    hints = [r for r in caplog.records if "no response was asked for" in r.getMessage()]
+    assert len(hints) == (0 if ask else 1)
+    assert all(r.levelno == logging.DEBUG for r in hints)

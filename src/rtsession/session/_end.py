@@ -53,6 +53,8 @@ logger = logging.getLogger("rtsession.session")
 RECONNECT_TIMEOUT: Final = 10.0
 """Seconds a reconnection attempt gives a new connection to open, and then to answer its
 setup (``SessionCreated``), before the attempt counts as failed."""
+HINT_AFTER: Final = 5.0
+"""Seconds a user message may wait for a response before a debug hint says to ask for one."""
 STABLE_AFTER: Final = 1.0
 """Seconds a connection opened by a reconnection must last before its own failure gets a
 fresh set of the policy's attempts."""
@@ -197,13 +199,28 @@ class ProviderEnd:
         return ledger.current.state is LegState.CLOSED and ledger.ended is None
 
     async def _write(self, message: ClientMessage) -> None:
+        asked = self.ledger.unanswered_since
         outgoing = self.ledger.client(message)
+        if asked is None and self.ledger.unanswered_since is not None:
+            self._nursery.start_soon(self._hint_unanswered, self.ledger.unanswered_since)
         if outgoing is not None:
             leg = self.ledger.current
             if not await self._send(leg, leg.codec.encode_client(outgoing)):
                 self.ledger.unsent(outgoing)
         if self.ledger.changed:
             self._wake()
+
+    async def _hint_unanswered(self, since: float) -> None:
+        """Log a debug hint when a user message stays without a response for HINT_AFTER
+        seconds: a newcomer's text turn without ``ResponseCreate`` otherwise waits silently."""
+        await trio.sleep_until(since + HINT_AFTER)
+        if self.ledger.unanswered_since == since and self.ledger.ended is None:
+            logger.debug(
+                "a user message was sent %.0f s ago and no response was asked for: text turns "
+                "are not answered by themselves, send ResponseCreate() (server VAD answers "
+                "spoken turns only)",
+                HINT_AFTER,
+            )
 
     async def _in_writer(self, job: Callable[[], Awaitable[_T]]) -> _T:
         """Run ``job`` in the writer task, between two client messages (the writer alone

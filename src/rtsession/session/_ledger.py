@@ -49,6 +49,7 @@ from ..messages import (
     InputAudioBufferCommit,
     InputAudioBufferCommitted,
     InputAudioBufferSpeechStopped,
+    MessageItem,
     Reconnected,
     ReconnectReason,
     Response,
@@ -232,6 +233,9 @@ class Ledger:
         self.dropped_server_messages = 0
         self.dropped_client_messages = 0
         self.changed = False
+        self.unanswered_since: float | None = None
+        """When the app added a user message with no response asked for or started since
+        (the clock's seconds), for a debug hint: text turns are not answered by themselves."""
 
     # --- client side -------------------------------------------------------------------------
 
@@ -245,8 +249,10 @@ class Ledger:
                 self._hold(message, self.reconnect.held_audio_bytes)
         elif isinstance(message, InputAudioBufferCommit | InputAudioBufferClear):
             self._release_audio()
-        elif isinstance(message, ResponseCreate) and message.conversation == "none":
-            self.responses.requested_out_of_band()
+        elif isinstance(message, ResponseCreate):
+            self.unanswered_since = None
+            if message.conversation == "none":
+                self.responses.requested_out_of_band()
         elif isinstance(message, SessionUpdate):
             self.options = (
                 message.session
@@ -265,6 +271,13 @@ class Ledger:
                 return None
             self.calls.discard(call_id)
             self.changed = True
+        elif (
+            isinstance(message, ConversationItemCreate)
+            and isinstance(message.item, MessageItem)
+            and message.item.role == "user"
+            and self.unanswered_since is None
+        ):
+            self.unanswered_since = self.clock()
         return message
 
     def _hold(self, append: InputAudioBufferAppend, limit: int) -> None:
@@ -330,6 +343,7 @@ class Ledger:
             self.changed = True
         elif isinstance(message, ResponseCreated):
             self.responses.created(message.response.id)
+            self.unanswered_since = None
         elif isinstance(message, ResponseDone):
             self.responses.done(message.response.id)
             self.changed = True
