@@ -132,6 +132,8 @@ async def test_serve_tls_with_a_certificate_of_ones_own(tmp_path: Path) -> None:
         (["--certfile", "cert.pem"], "--certfile and --keyfile go together"),
         (["--tls", "--certfile", "c", "--keyfile", "k"], "--tls makes its own certificate"),
         (["--certfile", "missing.pem", "--keyfile", "missing.pem"], "cannot load"),
+        (["--port", "99999"], "a port is 0 to 65535, not 99999"),
+        (["--speech-processes", "0"], "at least 1"),
     ],
 )
 def test_serve_refuses_bad_tls_flags(flags: list[str], message: str) -> None:
