@@ -468,7 +468,7 @@ async def test_gemini_late_usage_and_tool_cancellation(
 
 def test_the_stage_needs_the_otel_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
-    with pytest.raises(ModuleNotFoundError, match=r"pip install 'rtsession\[otel\]'"):
+    with pytest.raises(ModuleNotFoundError, match=r"pip install '\.\[otel\]' in a checkout"):
         OpenTelemetry()
 
 

@@ -248,7 +248,8 @@ LATENCY_NOTE: Final = (
     "speech end -> first reply audio: from the server's speech_stopped (its VAD waits 700 ms "
     "of silence to decide the turn is over) to the first reply audio delta the app received; "
     "the local server transcribes while you speak, so what is left is the last stretch of "
-    "speech and the reply's synthesis."
+    "speech and the reply's synthesis (with --fast the audio arrives at once, and all of it "
+    "is transcribed after)."
 )
 
 

@@ -50,7 +50,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--protocol-only",
         action="store_true",
         help="no speech work: energy VAD, fixed transcripts, tones instead of speech "
-        "(for benchmarks; the real engines need pip install 'rtsession[local]')",
+        "(for benchmarks; the real engines need pip install '.[local]' in a checkout)",
     )
     parser.add_argument(
         "--speech-processes",
@@ -173,7 +173,7 @@ def tls_settings(args: argparse.Namespace, directory: Path) -> Tls | None:
     try:
         import trustme
     except ImportError as exc:
-        raise ValueError("--tls needs trustme: pip install 'rtsession[local]'") from exc
+        raise ValueError("--tls needs trustme: pip install '.[local]' in a checkout") from exc
     authority = trustme.CA(organization_name="rtsession local server")
     names = sorted({"127.0.0.1", "localhost", "::1", args.host})
     authority.issue_cert(*names).configure_cert(context)

@@ -236,7 +236,7 @@ async def serve_local(
         host: the address to bind; the default keeps the server on loopback.
         port: the TCP port; 0 lets the system pick a free one.
         engines: the speech engines; ``None`` means the real ones
-            (:func:`~rtsession.local.default_engines`, needs ``pip install 'rtsession[local]'``);
+            (:func:`~rtsession.local.default_engines`, needs the ``local`` extra);
             :func:`~rtsession.local.protocol_only_engines` does no speech work (benchmarks,
             protocol tests).
         speech_processes: worker processes for the real engines (ignored by engines that run

@@ -42,7 +42,7 @@ class SpeechEngineUnavailableError(RTSessionError, ImportError):
     """The packages of the real speech engines are not installed.
 
     Raised by :func:`default_engines`; the message names the missing modules and the install
-    command (``pip install 'rtsession[local]'``).
+    command (``pip install '.[local]' in a checkout``).
     """
 
 
@@ -82,7 +82,7 @@ def default_engines() -> SpeechEngines:
 
     Raises:
         SpeechEngineUnavailableError: a package of the ``local`` extra is missing; the message
-            says ``pip install 'rtsession[local]'``.
+            says ``pip install '.[local]' in a checkout``.
     """
     missing: list[str] = []
     for module, distribution in _REAL_ENGINE_MODULES:
@@ -94,7 +94,8 @@ def default_engines() -> SpeechEngines:
         raise SpeechEngineUnavailableError(
             "the local server's speech engines need the packages "
             f"{', '.join(missing)}, which are not installed; install them with "
-            "pip install 'rtsession[local]' (or use protocol_only_engines() for no speech work)"
+            "pip install '.[local]' in a checkout "
+            "(or use protocol_only_engines() for no speech work)"
         )
     from ._engines import EspeakNgTTS, PocketSphinxSTT, WebRtcVad
 

@@ -84,7 +84,7 @@ _SUPERSEDED: Final = "response_done_lost"
 """``error.type`` of a response whose ``ResponseDone`` never came: the next conversation
 response started (``rtsession.session.OpenResponses``)."""
 
-_INSTALL_HINT: Final = "pip install 'rtsession[otel]'"
+_INSTALL_HINT: Final = "pip install '.[otel]' in a checkout"
 
 
 def _content_from_env() -> bool:
@@ -212,7 +212,7 @@ class OpenTelemetry:
 
     Raises:
         ModuleNotFoundError: ``opentelemetry-api`` is not installed
-            (``pip install 'rtsession[otel]'``).
+            (``pip install '.[otel]' in a checkout``).
     """
 
     __slots__ = ("_include_content", "_instruments", "_tracer")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WebsocketsTrioTransport"]
 
-_INSTALL_HINT: Final = "pip install 'rtsession[websockets]' (websockets >= 17)"
+_INSTALL_HINT: Final = "pip install '.[websockets]' in a checkout (websockets >= 17)"
 
 _MAX_QUEUE: Final = 16
 """Frames websockets buffers ahead of ``receive`` before it stops reading the socket (its
@@ -174,7 +174,7 @@ class WebsocketsTrioTransport:
 
     Raises:
         ModuleNotFoundError: websockets >= 17 is not installed
-            (``pip install 'rtsession[websockets]'``).
+            (``pip install '.[websockets]' in a checkout``).
         ValueError: ``ping_interval`` or ``ping_timeout`` is not positive.
     """
 
