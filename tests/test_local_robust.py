@@ -207,10 +207,8 @@ async def test_gemini_schema_forms_drive_the_tool_rule_alike(declaration: dict[s
     assert call["args"] == {"city": "Paris"}
 
 
-@pytest.mark.parametrize("modalities", [["text", "audio"], ["audio", "text"], ["text"], ["audio"]])
-async def test_the_beta_dialect_takes_the_beta_modalities(modalities: list[str]) -> None:
-    """A beta ``session.update`` with ``modalities: ["text", "audio"]`` (the beta norm) was
-    refused with a GA field name and the whole update dropped."""
+async def beta_update(session: dict[str, Any]) -> dict[str, Any]:
+    """A raw beta client's ``session.update`` and the server's answer to it."""
     async with (
         local() as server,
         trio_websocket.open_websocket_url(
@@ -219,9 +217,16 @@ async def test_the_beta_dialect_takes_the_beta_modalities(modalities: list[str])
         ) as ws,
     ):
         assert json.loads(await ws.get_message())["type"] == "session.created"
-        update = {"modalities": modalities, "instructions": "Be brief."}
-        await ws.send_message(json.dumps({"type": "session.update", "session": update}))
-        answer = json.loads(await ws.get_message())
+        await ws.send_message(json.dumps({"type": "session.update", "session": session}))
+        answer: dict[str, Any] = json.loads(await ws.get_message())
+    return answer
+
+
+@pytest.mark.parametrize("modalities", [["text", "audio"], ["audio", "text"], ["text"], ["audio"]])
+async def test_the_beta_dialect_takes_the_beta_modalities(modalities: list[str]) -> None:
+    """A beta ``session.update`` with ``modalities: ["text", "audio"]`` (the beta norm) was
+    refused with a GA field name and the whole update dropped."""
+    answer = await beta_update({"modalities": modalities, "instructions": "Be brief."})
     assert answer["type"] == "session.updated", answer
     assert sorted(answer["session"]["modalities"]) == sorted(modalities)
     assert answer["session"]["instructions"] == "Be brief."
@@ -238,16 +243,7 @@ async def test_the_beta_dialect_takes_the_beta_modalities(modalities: list[str])
 async def test_a_beta_error_names_the_beta_field(
     update: dict[str, Any], param: str, says: str
 ) -> None:
-    async with (
-        local() as server,
-        trio_websocket.open_websocket_url(
-            f"{server.url}/v1/realtime?model=gpt-4o-realtime-preview",
-            extra_headers=[("OpenAI-Beta", "realtime=v1")],
-        ) as ws,
-    ):
-        await ws.get_message()
-        await ws.send_message(json.dumps({"type": "session.update", "session": update}))
-        answer = json.loads(await ws.get_message())
+    answer = await beta_update(update)
     assert answer["type"] == "error"
     assert answer["error"]["param"] == param
     assert says in answer["error"]["message"]
