@@ -151,3 +151,23 @@ async def test_a_text_turn_without_a_response_request_gets_a_debug_hint(
     hints = [r for r in caplog.records if "no response was asked for" in r.getMessage()]
     assert len(hints) == (0 if ask else 1)
     assert all(r.levelno == logging.DEBUG for r in hints)
+
+
+def test_the_pytest_plugin_example_runs_without_a_conftest(tmp_path: Path) -> None:
+    """docs/testing.md's plugin example, as a project of its own: its fixtures come from the
+    installed plugin, with only pytest-trio's trio mode set."""
+    page = (Path(__file__).parents[1] / "docs" / "testing.md").read_text()
+    section = page[page.index("## The pytest plugin") :]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    (tmp_path / "test_agent.py").write_text(blocks[0])
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\ntrio_mode = true\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_agent.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout

@@ -6,6 +6,9 @@
   ``docs/testing.md``.
 - :mod:`rtsession.testing.strategies`: hypothesis strategies for every message (import it
   explicitly; it needs hypothesis).
+- A pytest plugin, loaded by pytest by itself: the fixtures ``local_server``,
+  ``fake_provider`` and ``app_inbox`` and the marker ``rtsession_engines`` (the ``testing``
+  extra; ``docs/testing.md``, "The pytest plugin").
 """
 
 from ._fake import (
