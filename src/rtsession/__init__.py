@@ -36,4 +36,24 @@ from .providers import (
 )
 from .session import Reconnect as Reconnect, Session as Session, open_session as open_session
 
+__all__ = [
+    "DISABLED",
+    "AzureOpenAIRealtime",
+    "ConnectError",
+    "DecodeError",
+    "EncodeError",
+    "GeminiLive",
+    "NotInTrioError",
+    "OpenAIRealtime",
+    "Provider",
+    "RTSessionError",
+    "Reconnect",
+    "Session",
+    "SessionClosedError",
+    "SessionOptions",
+    "VertexGeminiLive",
+    "messages",
+    "open_session",
+]
+
 __version__ = "0.1.0"

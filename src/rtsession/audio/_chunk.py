@@ -31,7 +31,7 @@ class Chunker:
     microphones, files and TTS engines deliver arbitrary amounts. Every byte pushed comes out
     exactly once, in order: ``b"".join(chunks) + chunker.flush()`` equals what was pushed.
 
-    Example:
+    Examples:
         >>> c = Chunker(16000)            # 20 ms = 320 samples = 640 bytes
         >>> [len(b) for b in c.push(bytes(1000))]
         [640]

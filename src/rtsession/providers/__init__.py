@@ -11,3 +11,12 @@ from ._azure import AzureOpenAIRealtime as AzureOpenAIRealtime
 from ._base import Provider as Provider, ResumableProvider as ResumableProvider
 from ._gemini import GeminiLive as GeminiLive, VertexGeminiLive as VertexGeminiLive
 from ._openai import OpenAIRealtime as OpenAIRealtime
+
+__all__ = [
+    "AzureOpenAIRealtime",
+    "GeminiLive",
+    "OpenAIRealtime",
+    "Provider",
+    "ResumableProvider",
+    "VertexGeminiLive",
+]

@@ -21,3 +21,20 @@ from ._stage import (
     StageContext as StageContext,
 )
 from ._state import CloseReason as CloseReason, SessionStatistics as SessionStatistics
+
+__all__ = [
+    "FLUSH_TIMEOUT",
+    "RETRIED_CLOSE_CODES",
+    "CloseReason",
+    "Conversation",
+    "OpenResponses",
+    "Reconnect",
+    "Session",
+    "SessionReceiveChannel",
+    "SessionSendChannel",
+    "SessionStatistics",
+    "Stage",
+    "StageChannels",
+    "StageContext",
+    "open_session",
+]

@@ -15,3 +15,13 @@ from ._base import (
 from ._dial import CLOSE_TIMEOUT as CLOSE_TIMEOUT
 from ._trio_websocket import TrioWebsocketTransport as TrioWebsocketTransport
 from ._websockets import WebsocketsTrioTransport as WebsocketsTrioTransport
+
+__all__ = [
+    "CLOSE_TIMEOUT",
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "ConnectRequest",
+    "Connection",
+    "Transport",
+    "TrioWebsocketTransport",
+    "WebsocketsTrioTransport",
+]

@@ -1,3 +1,8 @@
 """Sans-I/O codecs, one per wire format: frames in, messages out, and back."""
 
 from ._codec import Codec as Codec, Frame as Frame
+
+__all__ = [
+    "Codec",
+    "Frame",
+]

@@ -2,3 +2,9 @@
 
 from ._codec import GeminiCodec as GeminiCodec
 from ._fields import INPUT_RATE as INPUT_RATE, OUTPUT_RATE as OUTPUT_RATE
+
+__all__ = [
+    "INPUT_RATE",
+    "OUTPUT_RATE",
+    "GeminiCodec",
+]

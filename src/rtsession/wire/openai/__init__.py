@@ -2,3 +2,9 @@
 
 from ._codec import OpenAICodec as OpenAICodec
 from ._common import PCM_RATE as PCM_RATE, ROLE_PARTS as ROLE_PARTS
+
+__all__ = [
+    "PCM_RATE",
+    "ROLE_PARTS",
+    "OpenAICodec",
+]

@@ -1,3 +1,8 @@
 """The OpenAI Realtime beta (preview) wire format, also spoken by Azure OpenAI preview."""
 
 from ._codec import OpenAIBetaCodec as OpenAIBetaCodec, beta_param as beta_param
+
+__all__ = [
+    "OpenAIBetaCodec",
+    "beta_param",
+]
