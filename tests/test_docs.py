@@ -1,7 +1,15 @@
-"""The documentation's complete examples run as written."""
+"""The documentation's code: every Python block in ``docs/`` and the README compiles, every
+block that is a whole program runs as written, and the complete examples print what their
+pages say.
+
+A block that is only an excerpt of a program (it continues a session opened above, or shows
+a signature) is marked with an ``<!-- excerpt -->`` line right before its fence: it is
+compiled (top-level ``await`` allowed), not run. Any other block is run as a script.
+"""
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -9,7 +17,51 @@ from pathlib import Path
 
 import pytest
 
-DOCS = Path(__file__).parents[1] / "docs"
+ROOT = Path(__file__).parents[1]
+DOCS = ROOT / "docs"
+EXCERPT = "<!-- excerpt -->"
+
+
+def _blocks() -> list[tuple[str, int, str, bool]]:
+    """``(page, index, code, is_excerpt)`` for every Python block of the docs and README."""
+    found = []
+    for page in [*sorted(DOCS.glob("**/*.md")), ROOT / "README.md"]:
+        text = page.read_text()
+        for index, match in enumerate(re.finditer(r"```python\n(.*?)```", text, re.S)):
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            name = str(page.relative_to(ROOT))
+            found.append((name, index, match.group(1), before.strip() == EXCERPT))
+    return found
+
+
+BLOCKS = _blocks()
+IDS = [f"{page}#{index}" for page, index, _, _ in BLOCKS]
+
+
+@pytest.mark.parametrize(("page", "index", "code", "excerpt"), BLOCKS, ids=IDS)
+def test_every_block_compiles(page: str, index: int, code: str, excerpt: bool) -> None:
+    compile(code, f"{page}#{index}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+
+
+PROGRAMS = [(page, index, code) for page, index, code, excerpt in BLOCKS if not excerpt]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("page", "index", "code"), PROGRAMS, ids=[f"{p}#{i}" for p, i, _ in PROGRAMS]
+)
+def test_every_program_runs(page: str, index: int, code: str, tmp_path: Path) -> None:
+    script = tmp_path / "block.py"
+    script.write_text(code)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{page}#{index}:\n{done.stderr}"
 
 
 def _first_python_block(page: str) -> str:
