@@ -26,6 +26,17 @@ Modality: TypeAlias = Literal["text", "audio"]
 """An output modality (GA ``output_modalities`` entry)."""
 
 
+def frozen_bytes(value: bytes | bytearray | memoryview) -> bytes:
+    """``value`` as immutable ``bytes``: a ``bytearray`` or ``memoryview`` is copied, so an app
+    that refills its buffer after building (or sending) a message cannot change the message."""
+    return value if type(value) is bytes else bytes(value)
+
+
+def frozen_optional_bytes(value: bytes | bytearray | memoryview | None) -> bytes | None:
+    """:func:`frozen_bytes`, keeping ``None``."""
+    return None if value is None else frozen_bytes(value)
+
+
 @attrs.frozen
 class Disabled:
     """An explicitly switched-off setting, where ``None`` means "not specified".

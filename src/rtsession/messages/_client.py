@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from ._base import ClientMessage, Modality
+from ._base import ClientMessage, Modality, frozen_bytes
 from ._items import ConversationItem, ItemReference
 from ._options import AudioFormat, SessionOptions, Tool, ToolChoice
 
@@ -41,10 +41,11 @@ class InputAudioBufferAppend(ClientMessage):
 
     Attributes:
         audio: PCM16 little-endian mono bytes at the session's input rate (e.g. 960 bytes are
-            20 ms at 24000 Hz), or G.711 bytes for the ``pcmu`` / ``pcma`` formats.
+            20 ms at 24000 Hz), or G.711 bytes for the ``pcmu`` / ``pcma`` formats; a
+            ``bytearray`` or ``memoryview`` is copied, so the buffer may be reused at once.
     """
 
-    audio: bytes = attrs.field(repr=lambda audio: f"<{len(audio)} bytes>")
+    audio: bytes = attrs.field(converter=frozen_bytes, repr=lambda audio: f"<{len(audio)} bytes>")
 
 
 @attrs.frozen(kw_only=True)

@@ -7,7 +7,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from ._base import JSON
+from ._base import JSON, frozen_optional_bytes
 
 __all__ = [
     "ContentPart",
@@ -51,7 +51,7 @@ class InputAudio:
         transcript: the transcription, when known.
     """
 
-    audio: bytes | None = None
+    audio: bytes | None = attrs.field(default=None, converter=frozen_optional_bytes)
     transcript: str | None = None
 
 
@@ -98,7 +98,7 @@ class OutputAudio:
         transcript: what the audio says.
     """
 
-    audio: bytes | None = None
+    audio: bytes | None = attrs.field(default=None, converter=frozen_optional_bytes)
     transcript: str | None = None
 
 

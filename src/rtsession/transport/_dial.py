@@ -4,20 +4,22 @@ rtsession errors without leaking credentials."""
 
 from __future__ import annotations
 
+import logging
 import math
 import ssl
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Final, final
+from typing import Any, Final, final
 
 import attrs
 import trio
 
 from .._errors import ConnectError, RTSessionError, SessionClosedError
 from .._groups import collapse, reraise
-from ._base import Connection, ConnectRequest
+from ._base import _SECRET_QUERY_KEYS, Connection, ConnectRequest
 
 __all__ = [
+    "ScrubbedLogger",
     "CLOSE_TIMEOUT",
     "ConnectionTask",
     "Target",
@@ -88,12 +90,36 @@ def parse_target(request: ConnectRequest) -> Target:
 
 
 def scrub(text: str, request: ConnectRequest) -> str:
-    """Remove header values (credentials) from text that came from elsewhere."""
+    """Remove the request's credentials from text that came from elsewhere: header values
+    (and a scheme's token, ``Bearer <token>``) and the values of credential query parameters
+    (``?key=``, ``?access_token=``, ...)."""
+    query = urllib.parse.urlsplit(request.url).query
+    secrets = [
+        value
+        for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
+        if name.lower() in _SECRET_QUERY_KEYS
+    ]
     for _, value in request.headers:
-        for secret in (value, value.rpartition(" ")[2]):
-            if len(secret) >= 8:
-                text = text.replace(secret, "<redacted>")
+        secrets += (value, value.rpartition(" ")[2])
+    for secret in secrets:
+        if len(secret) >= 8:
+            text = text.replace(secret, "<redacted>")
     return text
+
+
+class ScrubbedLogger(logging.LoggerAdapter[logging.Logger]):
+    """A third-party library's logger for one connection, with the request's credentials
+    removed from every record (websockets logs the handshake, ``Authorization`` header and
+    URL included, at DEBUG)."""
+
+    def __init__(self, logger: logging.Logger, request: ConnectRequest) -> None:
+        super().__init__(logger, {})
+        self._request = request
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if self.isEnabledFor(level):
+            text = str(msg) % args if args else str(msg)
+            self.logger.log(level, "%s", scrub(text, self._request), **kwargs)
 
 
 def rejection_error(status: int, body: bytes | bytearray, request: ConnectRequest) -> ConnectError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Final, final
 
 import trio
@@ -11,6 +12,7 @@ from ._base import Connection, ConnectRequest
 from ._dial import (
     CLOSE_TIMEOUT,
     ConnectionTask,
+    ScrubbedLogger,
     Target,
     check_keepalive,
     keepalive_error,
@@ -215,7 +217,11 @@ class WebsocketsTrioTransport:
         stream = await open_stream(target, request)
 
         async def handshake(nursery: trio.Nursery, task: ConnectionTask) -> Connection:
-            protocol = ClientProtocol(uri, max_size=request.max_message_size)
+            protocol = ClientProtocol(
+                uri,
+                max_size=request.max_message_size,
+                logger=ScrubbedLogger(logging.getLogger("websockets.client"), request),
+            )
             ws = ClientConnection(
                 nursery,
                 stream,
