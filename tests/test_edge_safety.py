@@ -8,7 +8,7 @@ import logging
 import pytest
 import trio
 
-from rtsession import messages as m
+from rtsession import EncodeError, messages as m
 from rtsession.local import open_local_server, protocol_only_engines
 from rtsession.middleware import observe
 from rtsession.providers import GeminiLive, OpenAIRealtime, Provider
@@ -57,3 +57,37 @@ async def test_websockets_debug_logs_carry_no_credentials(
     assert handshake  # the library did log the handshake
     assert any("<redacted>" in r.getMessage() for r in handshake)
     assert not [r for r in caplog.records if secret in r.getMessage()]
+
+
+@pytest.mark.parametrize("size", [1, 3, 961])
+async def test_odd_length_pcm16_is_refused_before_the_socket(size: int) -> None:
+    fake = FakeProvider([m.SessionCreated(session=m.SessionOptions())])
+    async with open_session(fake, transport=fake) as session:
+        with pytest.raises(EncodeError, match=f"holds {size} bytes: PCM16"):
+            await session.send(m.InputAudioBufferAppend(audio=bytes(size)))
+        await session.send(m.InputAudioBufferAppend(audio=bytes(size + 1)))
+        sent = await fake.receive_of(m.InputAudioBufferAppend)
+    assert len(sent.audio) == size + 1  # the refused one never reached the fake
+
+
+async def test_g711_audio_may_have_any_length() -> None:
+    ulaw = m.SessionOptions(input_audio_format=m.AudioFormat(type="audio/pcmu"))
+    fake = FakeProvider([m.SessionCreated(session=ulaw)])
+    async with open_session(fake, ulaw, transport=fake) as session:
+        await session.send(m.InputAudioBufferAppend(audio=bytes(3)))
+        sent = await fake.receive_of(m.InputAudioBufferAppend)
+    assert len(sent.audio) == 3
+
+
+@pytest.mark.parametrize("payload", ["x", [], None])
+def test_a_raw_client_message_is_a_json_object(payload: object) -> None:
+    with pytest.raises(ValueError, match="must be a JSON object"):
+        m.RawClientMessage(payload=payload)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("payload", [{"no": "type"}, {"type": 5}])
+async def test_a_raw_openai_event_needs_its_type(payload: dict[str, object]) -> None:
+    fake = FakeProvider([m.SessionCreated(session=m.SessionOptions())])
+    async with open_session(fake, transport=fake) as session:
+        with pytest.raises(EncodeError, match="needs a string 'type'"):
+            await session.send(m.RawClientMessage(payload=payload))

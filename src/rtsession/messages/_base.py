@@ -83,9 +83,21 @@ class RawClientMessage(ClientMessage):
 
     Attributes:
         payload: the JSON object to send, including its ``type`` key.
+
+    Raises:
+        ValueError: ``payload`` is not a dict (a JSON object). The OpenAI codecs also refuse
+            one without a string ``type`` (:class:`~rtsession.EncodeError` at ``send``);
+            Gemini Live's frames have none (``{"realtimeInput": ...}``).
     """
 
-    payload: dict[str, JSON]
+    payload: dict[str, JSON] = attrs.field()
+
+    @payload.validator
+    def _check_payload(self, _: attrs.Attribute[dict[str, JSON]], payload: object) -> None:
+        if not isinstance(payload, dict):
+            raise ValueError(
+                f"RawClientMessage.payload must be a JSON object (a dict), not {payload!r:.80}"
+            )
 
 
 @attrs.frozen(kw_only=True)

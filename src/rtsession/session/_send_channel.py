@@ -8,7 +8,9 @@ from typing import final
 
 import trio
 
-from ..messages import ClientMessage
+from .._errors import EncodeError
+from ..audio import SAMPLE_WIDTH
+from ..messages import ClientMessage, InputAudioBufferAppend
 from ..wire import Codec
 from ._state import SessionState
 
@@ -38,6 +40,13 @@ class SendHub:
             raise self._state.closed_error()
         if not isinstance(message, ClientMessage):
             raise TypeError(f"expected a ClientMessage, got {type(message).__name__}")
+        if isinstance(message, InputAudioBufferAppend) and len(message.audio) % SAMPLE_WIDTH:
+            fmt = self._state.options.input_audio_format
+            if fmt is None or fmt.type == "audio/pcm":
+                raise EncodeError(
+                    f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: PCM16 "
+                    f"audio (the session's input format) is whole {SAMPLE_WIDTH}-byte samples"
+                )
         self._codec.check_client(message)
 
     async def put(self, message: ClientMessage) -> None:

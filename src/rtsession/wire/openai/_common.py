@@ -744,6 +744,11 @@ class Wire:
             EncodeError: the dialect has no such event, or no place for one of its values.
         """
         if isinstance(message, m.RawClientMessage | m.RawServerMessage):
+            if not isinstance(message.payload.get("type"), str):
+                raise EncodeError(
+                    f"a raw OpenAI {self.dialect.name} event needs a string 'type' (the event "
+                    f"name); the payload has {sorted(message.payload)[:5]}"
+                )
             return message.payload
         encode = encoders.get(type(message))
         if encode is None:
