@@ -18,7 +18,7 @@ import rtsession
 from rtsession import messages as m
 from rtsession.cli import main
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.testing import AppInbox
+from rtsession.testing import AppInbox, FakeProvider
 
 
 def test_asyncio_gets_an_error_that_says_to_use_trio() -> None:
@@ -171,3 +171,21 @@ def test_the_pytest_plugin_example_runs_without_a_conftest(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+async def test_a_second_concurrent_reader_is_refused() -> None:
+    """Two tasks iterating one session split its events silently; the second now gets
+    ``trio.BusyResourceError`` (a clone is the way to split them on purpose)."""
+    fake = FakeProvider([m.SessionCreated(session=m.SessionOptions())])
+    async with rtsession.open_session(fake, transport=fake) as session:
+        await session.receive_channel.receive()  # the greeting
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(session.receive_channel.receive)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio.BusyResourceError, match="already receiving"):
+                async for _ in session:
+                    pass  # pragma: no cover - refused
+            clone = session.receive_channel.clone()
+            with trio.move_on_after(0.1):
+                await clone.receive()  # a clone is a reader of its own
+            nursery.cancel_scope.cancel()

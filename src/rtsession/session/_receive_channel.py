@@ -20,13 +20,18 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
     (``EndOfChannel``; ``async for`` stops) when the end was normal, this side's close or the
     server's code 1000, and raises :class:`~rtsession.SessionClosedError` otherwise, so an
     abnormal end is never mistaken for a finished conversation.
+
+    One task reads a handle at a time: a second task receiving while the first waits gets
+    ``trio.BusyResourceError`` (two readers would each miss the other's events). To split
+    the events between tasks on purpose, give each its own :meth:`clone`.
     """
 
-    __slots__ = ("_channel", "_state")
+    __slots__ = ("_channel", "_reading", "_state")
 
     def __init__(self, state: SessionState, channel: trio.MemoryReceiveChannel[ServerMessage]):
         self._state = state
         self._channel = channel
+        self._reading = False
 
     async def receive(self) -> ServerMessage:
         """The next server message; waits for one.
@@ -38,12 +43,22 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
             SessionClosedError: it ended abnormally (``code``, ``reason`` and ``closed_by``
                 say how), after every message received before the end was delivered.
             trio.ClosedResourceError: this channel was closed.
+            trio.BusyResourceError: another task is already receiving from this handle.
         """
+        if self._reading:
+            raise trio.BusyResourceError(
+                "another task is already receiving from this session; two readers would each "
+                "miss the other's events (give each task its own receive_channel.clone() to "
+                "split them on purpose)"
+            )
+        self._reading = True
         try:
             return await self._channel.receive()
         except trio.EndOfChannel:
             self._raise_if_abnormal()
             raise
+        finally:
+            self._reading = False
 
     def receive_nowait(self) -> ServerMessage:
         """The next server message if one is waiting (same endings as :meth:`receive`).
