@@ -34,9 +34,15 @@ from .providers import (
     Provider as Provider,
     VertexGeminiLive as VertexGeminiLive,
 )
-from .session import Reconnect as Reconnect, Session as Session, open_session as open_session
+from .session import (
+    RealtimeClient as RealtimeClient,
+    Reconnect as Reconnect,
+    Session as Session,
+    open_session as open_session,
+)
 
 __all__ = [
+    "RealtimeClient",
     "DISABLED",
     "AzureOpenAIRealtime",
     "ConnectError",

@@ -5,6 +5,7 @@ and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, c
 the provider end's states and guarantees, and error handling.
 """
 
+from ._client import RealtimeClient as RealtimeClient
 from ._conversation import Conversation as Conversation
 from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
 from ._reconnect import RETRIED_CLOSE_CODES as RETRIED_CLOSE_CODES, Reconnect as Reconnect
@@ -23,6 +24,7 @@ from ._stage import (
 from ._state import CloseReason as CloseReason, SessionStatistics as SessionStatistics
 
 __all__ = [
+    "RealtimeClient",
     "FLUSH_TIMEOUT",
     "RETRIED_CLOSE_CODES",
     "CloseReason",
