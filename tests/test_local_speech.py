@@ -37,7 +37,13 @@ from rtsession.local import (
     protocol_only_engines,
 )
 from rtsession.local._engines import EspeakNgTTS, PocketSphinxSTT, WebRtcVad, webrtc_mode
-from rtsession.local._segments import MAX_SEGMENT_MS, MIN_SEGMENT_MS, PAUSE_MS, Segmenter
+from rtsession.local._segments import (
+    END_MIN_SEGMENT_MS,
+    MAX_SEGMENT_MS,
+    MIN_SEGMENT_MS,
+    PAUSE_MS,
+    Segmenter,
+)
 from rtsession.local._worker import SpeechWorkerError, open_speech_worker
 
 AUDIO = Path(__file__).resolve().parents[1] / "src" / "rtsession" / "_data"
@@ -168,16 +174,18 @@ def test_stt_is_exact_on_flite_speech_and_repeatable() -> None:
 
 
 def test_segments_are_cut_at_pauses_within_their_bounds() -> None:
-    """JFK's sentence, fed 20 ms at a time: segments of about 1.5-3 s, each cut inside a
-    quiet stretch, so each is decoded whole once it ends."""
+    """JFK's sentence, fed 20 ms at a time: segments of 0.5-3 s, each cut inside a quiet
+    stretch, so each is decoded whole once it ends."""
     jfk, rate = read_wav("jfk.wav")
     segments = Segmenter(rate)
     cuts = [cut for i in range(0, len(jfk), 640) for cut in segments.cuts(jfk[: i + 640])]
     bounds = [0, *cuts]
     lengths = [(b - a) / 2 / rate * 1000 for a, b in itertools.pairwise(bounds)]
     assert len(cuts) >= 3
-    # a pause that ends once the segment is MIN_SEGMENT_MS long cuts it in its middle
-    assert all(MIN_SEGMENT_MS - PAUSE_MS <= n <= MAX_SEGMENT_MS for n in lengths), lengths
+    # a pause that ends once the segment is MIN_SEGMENT_MS long cuts it in its middle; a
+    # longer one (END_PAUSE_MS, the likely end of a turn) cuts one of END_MIN_SEGMENT_MS
+    assert all(END_MIN_SEGMENT_MS <= n <= MAX_SEGMENT_MS for n in lengths), lengths
+    assert any(n < MIN_SEGMENT_MS - PAUSE_MS for n in lengths)  # an end-of-turn cut
     for cut in cuts:  # a cut sits in a quiet 20 ms frame
         assert not segments.has_speech(jfk[cut - 320 : cut + 320])
     weather, rate = read_wav("weather-question_flite_16k.wav")

@@ -96,6 +96,8 @@ class Turn:
     speech_end_to_audio_ms: float | None = None
     tool_calls: list[str] = attrs.Factory(list)
     speech_stopped_at: float | None = None
+    answered: bool = False  # the clip's latest speech turn has had its reply
+    streamed: bool = False  # the whole clip (and its trailing silence) has been sent
     done: trio.Event = attrs.Factory(trio.Event)
 
 
@@ -132,6 +134,7 @@ class _Conversation:
         match event:
             case m.InputAudioBufferSpeechStopped():
                 turn.speech_stopped_at = trio.current_time()
+                turn.answered = False
             case m.ConversationItemInputAudioTranscriptionDelta(delta=str(delta)):
                 self._write("you", delta)
             case m.ConversationItemInputAudioTranscriptionCompleted(transcript=transcript):
@@ -162,7 +165,10 @@ class _Conversation:
                 # a tool call's answer comes in the next response; a response cancelled by
                 # the user speaking again is followed by another one
                 if response.status != "cancelled" and not calls:
-                    turn.done.set()
+                    turn.reply += " "
+                    turn.answered = True  # a clip may hold several turns: wait for its last
+                    if turn.streamed:
+                        turn.done.set()
 
 
 @asynccontextmanager
@@ -223,6 +229,9 @@ async def converse(args: argparse.Namespace, out: TextIO) -> list[Turn]:
             out.write(f"\n> speaking {name}{' (fast)' if args.fast else ''}\n")
             out.flush()
             await _speak(s, clip, args.fast, out)
+            turn.streamed = True
+            if turn.answered:
+                turn.done.set()
             with trio.fail_after(60):
                 await turn.done.wait()
         nursery.cancel_scope.cancel()

@@ -194,7 +194,15 @@ class _Connection:
         """The words of one segment (none without speech, which is not decoded)."""
         if not segments.has_speech(audio):
             return []
-        return (await self._worker.transcribe(bytes(audio), rate)).split()
+        started = trio.current_time()
+        words = (await self._worker.transcribe(bytes(audio), rate)).split()
+        logger.debug(
+            "segment of %.0f ms decoded in %.0f ms: %s",
+            len(audio) / 2 / rate * 1000,
+            (trio.current_time() - started) * 1000,
+            " ".join(words),
+        )
+        return words
 
     async def read(self) -> None:
         """Frames in until the client closes; invalid frames get an ``error`` event."""

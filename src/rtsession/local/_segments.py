@@ -14,7 +14,7 @@ from typing import Final, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["MAX_SEGMENT_MS", "MIN_SEGMENT_MS", "PAUSE_MS", "Segmenter"]
+__all__ = ["END_PAUSE_MS", "MAX_SEGMENT_MS", "MIN_SEGMENT_MS", "PAUSE_MS", "Segmenter"]
 
 FRAME_MS: Final = 20
 MIN_SEGMENT_MS: Final = 1500
@@ -23,6 +23,12 @@ MAX_SEGMENT_MS: Final = 3000
 """A segment this long is cut at its quietest frame of the last second, pause or not."""
 PAUSE_MS: Final = 150
 """Quiet this long is a pause."""
+END_PAUSE_MS: Final = 300
+"""Quiet this long after speech ends a segment however short it is: it is probably the end
+of the turn, and the segment is decoded while the turn detector is still waiting to be sure,
+so the transcript is ready (or nearly) when the turn ends."""
+END_MIN_SEGMENT_MS: Final = 500
+"""The shortest segment (pause included) an end-of-turn pause cuts: a noise burst is not one."""
 QUIET_FLOOR: Final = 200.0
 """A frame whose RMS (PCM16 units) is below this is quiet, however quiet the speech is."""
 QUIET_RATIO: Final = 0.1
@@ -76,18 +82,22 @@ class Segmenter:
     def _next_cut(self) -> int | None:
         per_ms = FRAME_MS
         start, levels = self._start, self._levels
-        length = len(levels) - start
-        if length * per_ms < MIN_SEGMENT_MS:
-            return None
         quiet = self._quiet_below
-        pause = PAUSE_MS // per_ms
+        pause, end_pause = PAUSE_MS // per_ms, END_PAUSE_MS // per_ms
+        min_frames = MIN_SEGMENT_MS // per_ms
+        end_min = END_MIN_SEGMENT_MS // per_ms
         run = 0
-        first = start + MIN_SEGMENT_MS // per_ms - pause
-        for index in range(max(start, first), len(levels)):
-            run = run + 1 if levels[index] < quiet else 0
-            if run == pause:
+        spoken = False  # the segment holds speech before the current quiet run
+        for index in range(start, len(levels)):
+            if levels[index] >= quiet:
+                run, spoken = 0, True
+                continue
+            run += 1
+            if run == pause and index + 1 - start >= min_frames:
                 return index - pause // 2  # in the middle of the pause
-        if length * per_ms >= MAX_SEGMENT_MS:
+            if run == end_pause and spoken and index + 1 - start >= end_min:
+                return index + 1 - end_pause + pause // 2  # keep a little of the quiet
+        if (len(levels) - start) * per_ms >= MAX_SEGMENT_MS:
             tail = range(len(levels) - 1000 // per_ms, len(levels))
             return min(tail, key=levels.__getitem__)
         return None
