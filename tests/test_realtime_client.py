@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 import trio.testing
 
 import rtsession
 from rtsession import messages as m
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
+from rtsession.middleware import FunctionInvocation, ResponseGate, ToolInvocationCompleted
+from rtsession.session import SessionMetadata
 from rtsession.testing import AppInbox
+from rtsession.transport import TrioWebsocketTransport
 
 
 async def get_weather(city: str) -> dict[str, object]:
@@ -63,3 +66,29 @@ async def test_session_options_go_on_top_of_the_clients() -> None:
         "Be brief.",
     )
     assert event.session.voice == "cedar"
+
+
+async def test_get_service_reaches_what_the_session_holds() -> None:
+    """Microsoft.Extensions.AI's GetService: the first stage of a type, the transport, the
+    provider, the metadata; None (or LookupError) when absent."""
+    tools = FunctionInvocation([get_weather])
+    async with open_local_server(engines=protocol_only_engines()) as server:
+        provider = rtsession.OpenAIRealtime(base_url=server.base_url, api_key="local")
+        transport = TrioWebsocketTransport()
+        async with rtsession.open_session(
+            provider, middleware=[tools], transport=transport
+        ) as session:
+            assert session.get_service(FunctionInvocation) is tools
+            assert session.get_service(TrioWebsocketTransport) is transport
+            assert session.get_service(rtsession.OpenAIRealtime) is provider
+            metadata = session.get_required_service(SessionMetadata)
+            assert session.get_service(FunctionInvocation, key="other") is None
+            assert session.get_service(ResponseGate) is None
+            with pytest.raises(LookupError, match="no ResponseGate"):
+                session.get_required_service(ResponseGate)
+    assert metadata == SessionMetadata(
+        provider_name="openai",
+        model="gpt-realtime",
+        server_address="127.0.0.1",
+        server_port=server.port,
+    )

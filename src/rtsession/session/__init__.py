@@ -21,7 +21,11 @@ from ._stage import (
     StageChannels as StageChannels,
     StageContext as StageContext,
 )
-from ._state import CloseReason as CloseReason, SessionStatistics as SessionStatistics
+from ._state import (
+    CloseReason as CloseReason,
+    SessionMetadata as SessionMetadata,
+    SessionStatistics as SessionStatistics,
+)
 
 __all__ = [
     "RealtimeClient",
@@ -32,6 +36,7 @@ __all__ = [
     "OpenResponses",
     "Reconnect",
     "Session",
+    "SessionMetadata",
     "SessionReceiveChannel",
     "SessionSendChannel",
     "SessionStatistics",

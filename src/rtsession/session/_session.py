@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Final, final
+from typing import Final, TypeVar, final
 
 import trio
 
@@ -21,7 +21,9 @@ from ._receive_channel import SessionReceiveChannel
 from ._reconnect import Reconnect
 from ._send_channel import SendHub, SessionSendChannel
 from ._stage import Stage, StageChannels, StageContext
-from ._state import CloseReason, SessionState, SessionStatistics
+from ._state import CloseReason, SessionMetadata, SessionState, SessionStatistics
+
+_T = TypeVar("_T")
 
 __all__ = ["FLUSH_TIMEOUT", "Session", "open_session"]
 
@@ -44,15 +46,17 @@ class Session:
       consuming while the session is open.
     """
 
-    __slots__ = ("_receive_channel", "_send_channel", "_sender", "_state")
+    __slots__ = ("_receive_channel", "_send_channel", "_sender", "_services", "_state")
 
     def __init__(
         self,
         state: SessionState,
         hub: SendHub,
         receive_channel: trio.MemoryReceiveChannel[ServerMessage],
+        services: tuple[object, ...] = (),
     ) -> None:
         self._state = state
+        self._services = services
         self._send_channel = SessionSendChannel(hub)
         # A handle of its own, so send() keeps working if the app closes send_channel.
         self._sender = SessionSendChannel(hub)
@@ -125,6 +129,38 @@ class Session:
             SessionClosedError: the connection is closed.
         """
         await self.send(SessionUpdate(session=options))
+
+    def get_service(self, service_type: type[_T], key: object | None = None) -> _T | None:
+        """What the session holds of ``service_type`` (Microsoft.Extensions.AI's
+        ``GetService``): the first middleware stage of that type (nearest the app first),
+        else the transport, else the provider, else the :class:`SessionMetadata`; ``None``
+        when there is none, or for any ``key`` (the session holds no keyed services).
+
+        Typical uses: an app reading its ``FunctionInvocation``'s statistics, a stage
+        finding the ``OpenTelemetry`` stage's tracer, code logging the server address::
+
+            metadata = session.get_required_service(SessionMetadata)
+        """
+        if key is not None:
+            return None
+        for service in self._services:
+            if isinstance(service, service_type):
+                return service
+        return None
+
+    def get_required_service(self, service_type: type[_T], key: object | None = None) -> _T:
+        """As :meth:`get_service`, for a service that must be there.
+
+        Raises:
+            LookupError: the session holds nothing of ``service_type`` (under ``key``).
+        """
+        service = self.get_service(service_type, key)
+        if service is None:
+            raise LookupError(
+                f"the session holds no {service_type.__name__}"
+                + ("" if key is None else f" under the key {key!r}")
+            )
+        return service
 
     def statistics(self) -> SessionStatistics:
         """Counters of the session: connections used, client frames re-sent and server
@@ -295,7 +331,8 @@ async def open_session(
             )
             try:
                 pipeline.start(nursery, end)
-                session = Session(state, pipeline.hub, pipeline.receive)
+                services = (*stages, transport, provider, SessionMetadata.of(provider, request))
+                session = Session(state, pipeline.hub, pipeline.receive, services)
                 if options is not None:
                     await session.update(options)
                 yield session

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import TYPE_CHECKING, final
 
 import attrs
@@ -9,12 +10,43 @@ import attrs
 from .._errors import ClosedBy, ConnectError, SessionClosedError
 from ..messages import SessionOptions
 from ..providers import Provider
+from ..transport import ConnectRequest
 from ._conversation import Conversation
 
 if TYPE_CHECKING:
     from ._ledger import Ledger
 
-__all__ = ["CloseReason", "SessionState", "SessionStatistics"]
+__all__ = ["CloseReason", "SessionMetadata", "SessionState", "SessionStatistics"]
+
+
+@attrs.frozen(kw_only=True)
+class SessionMetadata:
+    """What a session is connected to, for ``Session.get_service(SessionMetadata)`` (the
+    OpenTelemetry GenAI attributes of the same names).
+
+    Attributes:
+        provider_name: ``gen_ai.provider.name``, e.g. ``"openai"``.
+        model: ``gen_ai.request.model``, e.g. ``"gpt-realtime"``.
+        server_address: ``server.address``, the host dialed.
+        server_port: ``server.port``.
+    """
+
+    provider_name: str
+    model: str
+    server_address: str
+    server_port: int
+
+    @classmethod
+    def of(cls, provider: Provider, request: ConnectRequest) -> SessionMetadata:
+        """The metadata of a session of ``provider`` dialed with ``request``."""
+        url = urllib.parse.urlsplit(request.url)
+        default = 443 if url.scheme in ("wss", "https") else 80
+        return cls(
+            provider_name=provider.name,
+            model=provider.model,
+            server_address=url.hostname or "",
+            server_port=url.port or default,
+        )
 
 
 @attrs.frozen
