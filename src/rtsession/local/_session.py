@@ -529,6 +529,10 @@ class ServerSession:
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {buffered:.2f}ms of audio.",
             )
+        self._commit_buffer()
+
+    def _commit_buffer(self) -> None:
+        """Make everything buffered a user item (the speech in progress, if any, is it)."""
         item_id = self._speech_item_id or self._ids.new("item")
         self._forget_speech()
         self._commit_audio(item_id, self._input.take_all())
@@ -539,9 +543,7 @@ class ServerSession:
         error."""
         if isinstance(self.options.turn_detection, m.Disabled):
             if self._input.buffered_ms >= MIN_COMMIT_MS:
-                item_id = self._speech_item_id or self._ids.new("item")
-                self._forget_speech()
-                self._commit_audio(item_id, self._input.take_all())
+                self._commit_buffer()
                 self._start_response(m.ResponseCreate())
         elif self._speech_item_id is not None:
             end_ms = self._input.position_ms
