@@ -507,3 +507,31 @@ async def test_spoken_turns_are_replayed_as_audio_when_the_app_opts_in(
         assert isinstance(answer.item.content[0], m.InputAudio)
     else:
         assert isinstance(answer, m.Error)  # not on the new connection
+
+
+async def test_a_drop_mid_utterance_on_gemini_resends_what_the_handle_does_not_cover(
+    lazy_clock: trio.testing.MockClock,
+) -> None:
+    """Gemini resumes by handle: the handle from before the speech is resumed, and the audio
+    frames written after it are sent again, so the turn holds the whole utterance."""
+    options = m.SessionOptions(output_modalities=("text",), turn_detection=m.ServerVad())
+    speech = tone(1.2, 16_000)
+    half = len(speech) // 2
+    async with conversation(gemini, options) as (server, session, inbox):
+        await inbox.receive_of(m.SessionResumptionUpdate)
+        for start in range(0, half, 640):
+            await session.send(m.InputAudioBufferAppend(audio=speech[start : start + 640]))
+        await inbox.receive_of(m.InputAudioBufferSpeechStarted)
+        await server.close_connections(1011, "internal error")
+        reconnected = await inbox.receive_of(m.Reconnected)
+        assert (reconnected.restored, reconnected.replayed) == (True, 0)
+        assert reconnected.resent >= half // 640
+        for start in range(half, len(speech), 640):
+            await session.send(m.InputAudioBufferAppend(audio=speech[start : start + 640]))
+        for _ in range(60):
+            await session.send(m.InputAudioBufferAppend(audio=bytes(640)))
+        started = await inbox.receive_of(m.InputAudioBufferSpeechStarted)
+        stopped = await inbox.receive_of(m.InputAudioBufferSpeechStopped)
+        done = await inbox.receive_of(m.ResponseDone)
+    assert stopped.audio_end_ms - started.audio_start_ms >= 1200
+    assert done.response.status == "completed"
