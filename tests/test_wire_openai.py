@@ -383,5 +383,6 @@ def test_docs_list_the_messages_without_a_ga_event() -> None:
         m.ToolCallCancellation,
         m.UsageMetadata,
         m.Reconnected,
+        m.PlaybackInterrupted,
     ):
         assert f"`{cls.__name__}`" in page, cls

@@ -4,9 +4,19 @@ Audio on rtsession messages is ``bytes`` of mono 16-bit signed little-endian PCM
 its sample rate lives in ``SessionOptions`` (24 kHz for OpenAI, 16 kHz in / 24 kHz out for
 Gemini Live). This package converts it to and from numpy arrays and WAV files, changes its
 rate with a streaming soxr resampler, cuts it into 20 ms frames and paces it in real time.
+It tracks what has been played of each reply (:class:`PlaybackTracker`, :class:`OutputBuffer`)
+and, with the ``sound`` extra, opens a microphone and a speaker (:func:`open_microphone`,
+:func:`open_speaker`).
 """
 
 from ._chunk import Chunker as Chunker, chunk_bytes as chunk_bytes, iter_chunks as iter_chunks
+from ._device import (
+    AudioDeviceError as AudioDeviceError,
+    Microphone as Microphone,
+    Speaker as Speaker,
+    open_microphone as open_microphone,
+    open_speaker as open_speaker,
+)
 from ._pcm import (
     SAMPLE_WIDTH as SAMPLE_WIDTH,
     AudioFormatError as AudioFormatError,
@@ -18,6 +28,12 @@ from ._pcm import (
     pcm16_to_float32 as pcm16_to_float32,
     samples_to_ms as samples_to_ms,
 )
+from ._playback import (
+    OutputBuffer as OutputBuffer,
+    Playback as Playback,
+    PlaybackTracker as PlaybackTracker,
+    PlayedPosition as PlayedPosition,
+)
 from ._resample import QUALITIES as QUALITIES, Resampler as Resampler, resample as resample
 from ._source import sample as sample, stream_pcm16 as stream_pcm16, stream_wav as stream_wav
 from ._wav import WavSource as WavSource, read_wav as read_wav, write_wav as write_wav
@@ -25,16 +41,25 @@ from ._wav import WavSource as WavSource, read_wav as read_wav, write_wav as wri
 __all__ = [
     "QUALITIES",
     "SAMPLE_WIDTH",
+    "AudioDeviceError",
     "AudioFormatError",
     "BytesLike",
     "Chunker",
+    "Microphone",
+    "OutputBuffer",
+    "Playback",
+    "PlaybackTracker",
+    "PlayedPosition",
     "Resampler",
+    "Speaker",
     "WavSource",
     "array_to_pcm16",
     "bytes_to_ms",
     "chunk_bytes",
     "iter_chunks",
     "ms_to_samples",
+    "open_microphone",
+    "open_speaker",
     "pcm16_to_array",
     "pcm16_to_float32",
     "read_wav",

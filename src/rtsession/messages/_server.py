@@ -40,6 +40,8 @@ __all__ = [
     "RateLimit",
     "RateLimitsUpdated",
     "ReconnectReason",
+    "InterruptReason",
+    "PlaybackInterrupted",
     "Reconnected",
     "Response",
     "ResponseContentPartAdded",
@@ -802,3 +804,43 @@ class Reconnected(ServerMessage):
     replayed: int = 0
     outage_ms: float = 0.0
     close_code: int | None = None
+
+
+InterruptReason: TypeAlias = Literal["speech_started", "client"]
+"""What interrupted playback: the server detected the user's speech, or the app asked
+(``OutputAudioBufferClear``)."""
+
+
+@attrs.frozen(kw_only=True)
+class PlaybackInterrupted(ServerMessage):
+    """The user interrupted the reply being played (rtsession's own event; no wire message).
+
+    ``BargeIn`` sends it once per interruption, right after what caused it: it has
+    silenced local playback, cancelled the response if it was still being generated, and
+    (where the provider keeps addressable items: OpenAI, Azure) truncates the item at
+    what was played, so the model's history holds only what the user heard.
+
+    Attributes:
+        item_id: the assistant message item that was cut.
+        content_index: its audio part.
+        response_id: the response the item belongs to.
+        audio_end_ms: milliseconds of the part played before the cut (the truncation
+            point, ``conversation.item.truncate`` ``audio_end_ms``).
+        audio_ms: milliseconds of the part's audio received by then.
+        reason: ``"speech_started"`` (the server's VAD) or ``"client"`` (the app sent
+            ``OutputAudioBufferClear``).
+        truncated: a ``ConversationItemTruncate`` is (or, once the response has ended,
+            will be) sent; ``False`` where the provider cuts the item by itself (Gemini
+            Live keeps only what it had sent).
+        estimated: ``audio_end_ms`` is an estimate from the wall clock (real-time playback
+            from the first delta), because ``BargeIn`` was given no playback to ask.
+    """
+
+    item_id: str
+    content_index: int
+    response_id: str
+    audio_end_ms: int
+    audio_ms: int
+    reason: InterruptReason
+    truncated: bool
+    estimated: bool = False

@@ -3,6 +3,8 @@
 - :class:`FunctionInvocation` runs the model's function calls as Python functions (with
   :class:`ToolFunction`, :class:`ToolInvocationStarted`, :class:`ToolInvocationCompleted`).
 - :class:`ResponseGate` keeps one response in progress at a time.
+- :class:`BargeIn` silences a reply the user talks over and truncates it at what was heard
+  (``docs/voice-agent.md``).
 - :class:`Logging` and :class:`OpenTelemetry` observe every message (``docs/observability.md``);
   :class:`RecordingTransport` / :class:`ReplayTransport` record a connection's frames and
   play them back in tests (``docs/recording.md``).
@@ -17,6 +19,7 @@ from ..session import (
     StageChannels as StageChannels,
     StageContext as StageContext,
 )
+from ._barge_in import BargeIn as BargeIn
 from ._function_invocation import FunctionInvocation as FunctionInvocation
 from ._gate import ResponseGate as ResponseGate
 from ._logging import Logging as Logging
@@ -37,6 +40,7 @@ from ._tools import (
 )
 
 __all__ = [
+    "BargeIn",
     "FunctionInvocation",
     "Link",
     "Logging",

@@ -21,14 +21,19 @@ __all__ = ["SessionSendChannel", "SendHub"]
 class SendHub:
     """What all handles of one session's send channel share: the first hop of the chain."""
 
-    __slots__ = ("_channel", "_codec", "_state")
+    __slots__ = ("_channel", "_codec", "_served", "_state")
 
     def __init__(
-        self, state: SessionState, codec: Codec, channel: trio.MemorySendChannel[ClientMessage]
+        self,
+        state: SessionState,
+        codec: Codec,
+        channel: trio.MemorySendChannel[ClientMessage],
+        served: frozenset[type[ClientMessage]] = frozenset(),
     ) -> None:
         self._state = state
         self._codec = codec
         self._channel = channel
+        self._served = served  # consumed by a stage: never reach the codec
 
     def use_codec(self, codec: Codec) -> None:
         """Validate with ``codec`` from now on (the session moved to a new connection)."""
@@ -47,7 +52,8 @@ class SendHub:
                     f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: PCM16 "
                     f"audio (the session's input format) is whole {SAMPLE_WIDTH}-byte samples"
                 )
-        self._codec.check_client(message)
+        if type(message) not in self._served:
+            self._codec.check_client(message)
 
     async def put(self, message: ClientMessage) -> None:
         try:

@@ -203,10 +203,11 @@ class _Pipeline:
 
     def __init__(self, codec: Codec, state: SessionState, stages: tuple[Stage, ...]) -> None:
         self._state = state
-        self._context = StageContext(state)
+        self._context = StageContext(state, type(codec).client_types)
         first_send, client_in = trio.open_memory_channel[ClientMessage](0)
         server_out, self.receive = trio.open_memory_channel[ServerMessage](0)
-        self.hub = SendHub(state, codec, first_send)
+        served = frozenset(cls for stage in stages for cls in getattr(stage, "serves", ()))
+        self.hub = SendHub(state, codec, first_send, served)
         self._stages: list[_StageWiring] = []
         for stage in stages:  # from the app side toward the provider
             to_provider, next_client_in = trio.open_memory_channel[ClientMessage](0)

@@ -38,10 +38,11 @@ class StageChannels:
 class StageContext:
     """Read-only facts about the session, for stages (e.g. OpenTelemetry attributes)."""
 
-    __slots__ = ("_state",)
+    __slots__ = ("_client_types", "_state")
 
-    def __init__(self, state: SessionState) -> None:
+    def __init__(self, state: SessionState, client_types: frozenset[type[ClientMessage]]) -> None:
         self._state = state
+        self._client_types = client_types
 
     @property
     def options(self) -> SessionOptions:
@@ -57,6 +58,11 @@ class StageContext:
     def model(self) -> str:
         """The model the session connected to, e.g. ``"gpt-realtime"``."""
         return self._state.provider.model
+
+    def carries(self, message_type: type[ClientMessage]) -> bool:
+        """Whether the provider's wire format carries client messages of this type, e.g.
+        ``ConversationItemTruncate`` (OpenAI and Azure do; Gemini Live does not)."""
+        return message_type in self._client_types
 
     def count_released_responses(self, count: int) -> None:
         """Count responses a stage stopped waiting for without their ``ResponseDone``
@@ -74,7 +80,10 @@ class Stage(Protocol):
     Shutdown contract: when ``from_app`` ends, close ``to_provider``; when ``from_provider``
     ends, close ``to_app`` (the session closes both when ``run`` returns, too). The session
     ends ``from_app`` when it closes, so it can flush what the app sent; ``from_provider``
-    ends when the server closes the connection. An exception from ``run`` ends the session
+    ends when the server closes the connection. A stage that consumes a kind of client
+    message itself may list its classes in a ``serves`` attribute (a collection of types):
+    the app's ``send`` then accepts them even where the provider's format cannot carry them
+    (``BargeIn`` serves ``OutputAudioBufferClear``). An exception from ``run`` ends the session
     and propagates from ``open_session``.
     """
 
