@@ -21,10 +21,11 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import attrs
+import trio
 
-PACKAGES = (
-    "pipewire pipewire-pulse pipewire-alsa wireplumber pulseaudio-utils libportaudio2 dbus"
-)
+from rtsession.audio import PlaybackTracker
+
+PACKAGES = "pipewire pipewire-pulse pipewire-alsa wireplumber pulseaudio-utils libportaudio2 dbus"
 _PROGRAMS = ("dbus-run-session", "pipewire", "wireplumber", "pipewire-pulse", "pactl", "paplay")
 _DAEMONS = "pipewire & sleep 0.3; wireplumber & pipewire-pulse & wait"
 
@@ -38,6 +39,7 @@ class SoundServer:
     """A running sound server; ``env`` reaches it (set it in ``os.environ`` for PortAudio)."""
 
     env: dict[str, str]
+    players: list[subprocess.Popen[bytes]] = attrs.field(factory=list)
 
     def pactl(self, *args: str) -> str:
         return subprocess.run(
@@ -48,9 +50,18 @@ class SoundServer:
         """Start playing ``wav`` (a file, e.g. ``rtsession.audio.sample(...)``) into the
         virtual microphone."""
         with as_file(wav) as path:
-            return subprocess.Popen(
+            player = subprocess.Popen(
                 ["paplay", "--device=rts_mic", "--latency-msec=20", str(path)], env=self.env
             )
+        self.players.append(player)
+        return player
+
+    def stop_players(self) -> None:
+        """Stop what is still playing into the microphone."""
+        for player in self.players:
+            player.kill()
+            player.wait(timeout=10)
+        self.players.clear()
 
     @contextmanager
     def recording_speaker(self, wav: Path, rate: int = 24000) -> Iterator[None]:
@@ -109,6 +120,7 @@ def start_sound_server(runtime_dir: Path) -> Iterator[SoundServer]:
         server.pactl("set-default-source", "rts_mic.monitor")
         yield server
     finally:
+        server.stop_players()
         os.killpg(daemons.pid, signal.SIGTERM)
         daemons.wait(timeout=10)
         log.close()
@@ -127,3 +139,10 @@ def _wait_until_up(server: SoundServer, daemons: subprocess.Popen[bytes], runtim
         time.sleep(0.1)
     log = (runtime / "daemons.log").read_text(errors="replace")[-2000:]
     raise SoundServerError(f"the sound server did not start; its log ends:\n{log}")
+
+
+async def until_played(tracker: PlaybackTracker, item_id: str, ms: float) -> None:
+    """Wait (at most 10 s) until ``ms`` of the item have been played."""
+    with trio.fail_after(10):
+        while tracker.played_ms(item_id) < ms:  # noqa: ASYNC110 - fed by the sound card's thread
+            await trio.sleep(0.01)

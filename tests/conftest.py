@@ -32,10 +32,18 @@ def lazy_clock() -> trio.testing.MockClock:
     return trio.testing.MockClock(autojump_threshold=0.05)
 
 
-@pytest.fixture(scope="session")
-def sound_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoundServer]:
+@pytest.fixture
+def sound_server(running_sound_server: SoundServer) -> Iterator[SoundServer]:
     """A real PipeWire sound server with a virtual microphone and speaker (``_sound.py``),
-    reached by PortAudio in this process; fails the test when it cannot start."""
+    reached by PortAudio in this process; fails the test when it cannot start. What a test
+    plays into the microphone stops when it ends."""
+    yield running_sound_server
+    running_sound_server.stop_players()
+
+
+@pytest.fixture(scope="session")
+def running_sound_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoundServer]:
+    """The session's sound server (use ``sound_server``)."""
     try:
         with (
             start_sound_server(tmp_path_factory.mktemp("sound") / "run") as server,

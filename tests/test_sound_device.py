@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 import trio
 
-from _sound import SoundServer
+from _sound import SoundServer, until_played
 from rtsession.audio import (
     AudioDeviceError,
     open_microphone,
@@ -38,12 +38,6 @@ def tone(ms: int, rate: int = RATE) -> bytes:
     return (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes()
 
 
-async def wait_until(condition: object, seconds: float = 10) -> None:
-    with trio.fail_after(seconds):
-        while not callable(condition) or not condition():
-            await trio.sleep(0.01)
-
-
 async def test_the_microphone_hears_what_is_played_into_it(sound_server: SoundServer) -> None:
     pcm, rate = read_wav(sample("weather-question"))
     clip_ms = len(pcm) / 2 / rate * 1000
@@ -68,7 +62,7 @@ async def test_the_speaker_plays_a_part_to_the_sink_and_tracks_it(
     with sound_server.recording_speaker(recording):
         async with open_speaker(RATE) as speaker:
             speaker.write("item_1", 0, tone(1000))
-            await wait_until(lambda: speaker.tracker.played_ms("item_1") >= 1000)
+            await until_played(speaker.tracker, "item_1", 1000)
             await trio.sleep(0.2)
     assert speaker.tracker.played_ms("item_1") == 1000
     assert speaker.underruns == 0
@@ -83,7 +77,7 @@ async def test_a_flush_stops_the_speaker_where_the_tracker_says(
     with sound_server.recording_speaker(recording):
         async with open_speaker(RATE) as speaker:
             speaker.write("item_1", 0, tone(3000))
-            await wait_until(lambda: speaker.tracker.played_ms("item_1") >= 600)
+            await until_played(speaker.tracker, "item_1", 600)
             speaker.flush()
             played = speaker.tracker.played_ms("item_1")
             await trio.sleep(0.5)

@@ -9,10 +9,8 @@ by calling a demo tool through ``FunctionInvocation``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -23,8 +21,8 @@ from .. import messages as m
 from .._errors import RTSessionError
 from ..audio import AudioFormatError, bytes_to_ms, read_wav, sample, stream_wav, write_wav
 from ..middleware import FunctionInvocation, ToolInvocationCompleted
-from ..providers import GeminiLive, OpenAIRealtime, Provider
 from ..session import Session, open_session
+from ._providers import open_provider
 
 __all__ = ["HELP", "configure", "get_weather", "run"]
 
@@ -171,26 +169,6 @@ class _Conversation:
                         turn.done.set()
 
 
-@asynccontextmanager
-async def _provider(args: argparse.Namespace, out: TextIO) -> AsyncIterator[Provider]:
-    model = {"model": args.model} if args.model else {}  # else the provider's default
-    if args.provider == "openai":
-        if not os.environ.get("OPENAI_API_KEY"):
-            raise SystemExit("rtsession demo --provider openai needs OPENAI_API_KEY")
-        yield OpenAIRealtime(**model)
-        return
-    from ..local import open_local_server
-
-    out.write("starting the local server (loading the speech models)...\n")
-    out.flush()
-    async with open_local_server() as server:
-        out.write(f"local server on {server.url}\n")
-        if args.provider == "gemini-local":
-            yield GeminiLive(**model, base_url=server.url, api_key="local")
-        else:
-            yield OpenAIRealtime(**model, base_url=server.base_url, api_key="local")
-
-
 def _options() -> m.SessionOptions:
     return m.SessionOptions(
         instructions="You are a friendly assistant. Answer briefly.",
@@ -218,7 +196,7 @@ async def converse(args: argparse.Namespace, out: TextIO) -> list[Turn]:
     clips = [(p.name, p) for p in args.wav] or [(sample(n).name, sample(n)) for n in DEFAULT_CLIPS]
     conversation = _Conversation(out)
     async with (
-        _provider(args, out) as provider,
+        open_provider("demo", args.provider, args.model, out) as provider,
         open_session(provider, _options(), middleware=[FunctionInvocation([get_weather])]) as s,
         trio.open_nursery() as nursery,
     ):
