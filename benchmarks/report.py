@@ -412,6 +412,41 @@ def markdown(results: dict[str, Any]) -> str:
             + " (extra items over extra time, smallest to largest conversation).",
             "",
         ]
+    vc = results.get("voice")
+    if vc:
+        out += [
+            f"## Voice agent on a real sound server ({vc['rounds']} rounds)",
+            "",
+            "What `rtsession talk` runs, in process: PipeWire in user mode with null sinks, "
+            "`open_microphone` and `open_speaker` through PortAudio and ALSA, `rtsession.local` "
+            "with its real speech engines, `[BargeIn(speaker), FunctionInvocation(...)]`. Each "
+            "round speaks the weather question into the virtual microphone, lets the reply play "
+            "0.5 s, then speaks over it.",
+            "",
+            *_table(
+                ["", "p50", "p99"],
+                [
+                    [
+                        "microphone frame (PortAudio callback) -> the writer's hop, ms",
+                        *_p50_p99(vc["mic_to_writer_ms"], 2),
+                    ],
+                    [
+                        "speech_stopped -> first reply audio at the speaker "
+                        "(incl. device latency), ms",
+                        *_p50_p99(vc["speech_end_to_speaker_ms"]),
+                    ],
+                    [
+                        "speech_started -> speaker silent (incl. what the device still played), ms",
+                        *_p50_p99(vc["barge_in_ms"]),
+                    ],
+                ],
+            ),
+            f"Microphone overruns: {vc['microphone_overruns']}; speaker gaps: "
+            f"{vc['speaker_gaps']}. The local server answers in tens of ms, so the speaker "
+            "figures are mostly the device path; with a real model, add its time to first "
+            "audio.",
+            "",
+        ]
     for sweep in results.get("capacity", []):
         out += [
             f"## Capacity: {_capacity_name(sweep)}",

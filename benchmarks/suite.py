@@ -10,7 +10,17 @@ from typing import Any
 
 import attrs
 
-from benchmarks import capacity, codec, latency, outage, receive, reconnect, report, transports
+from benchmarks import (
+    capacity,
+    codec,
+    latency,
+    outage,
+    receive,
+    reconnect,
+    report,
+    transports,
+    voice,
+)
 from benchmarks._common import Progress, environment, server_process
 
 SECTIONS = (
@@ -22,6 +32,7 @@ SECTIONS = (
     "close",
     "reconnect",
     "outage",
+    "voice",
     "capacity",
 )
 
@@ -47,6 +58,7 @@ class Sizes:
     reconnect_count: int
     outage_drops: int
     outage_replay_sizes: tuple[int, ...]
+    voice_rounds: int
     capacity_ladder: tuple[int, ...]
     capacity_bisect: int
     capacity_warmup: float
@@ -79,6 +91,7 @@ FULL = Sizes(
     reconnect_count=10,
     outage_drops=20,
     outage_replay_sizes=(0, 200, 800),
+    voice_rounds=10,
     capacity_ladder=(10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400),
     capacity_bisect=2,
     capacity_warmup=2.0,
@@ -109,6 +122,7 @@ SMOKE = Sizes(
     reconnect_count=2,
     outage_drops=2,
     outage_replay_sizes=(0, 20),
+    voice_rounds=1,
     capacity_ladder=(2,),
     capacity_bisect=0,
     capacity_warmup=0.2,
@@ -185,6 +199,9 @@ def run(out: Path, *, smoke: bool, only: tuple[str, ...] = SECTIONS, plots: bool
             results["outage"] = outage.run(
                 n=sizes.outage_drops, replay_sizes=sizes.outage_replay_sizes, progress=progress
             )
+        if "voice" in only:
+            progress.step("voice: microphone, speaker and barge-in on a real sound server")
+            results["voice"] = voice.run(sizes.voice_rounds, progress=progress)
         if "capacity" in only:
             progress.step("capacity: concurrent full-duplex sessions")
             results["capacity"] = [

@@ -4,7 +4,9 @@ pages say.
 
 A block that is only an excerpt of a program (it continues a session opened above, or shows
 a signature) is marked with an ``<!-- excerpt -->`` line right before its fence: it is
-compiled (top-level ``await`` allowed), not run. Any other block is run as a script.
+compiled (top-level ``await`` allowed), not run. A program that needs a microphone and a
+speaker is marked ``<!-- program: sound -->`` and run on the test sound server by
+``tests/test_voice_agent.py``. Any other block is run as a script.
 """
 
 from __future__ import annotations
@@ -20,30 +22,34 @@ import pytest
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
 EXCERPT = "<!-- excerpt -->"
+SOUND = "<!-- program: sound -->"
 
 
-def _blocks() -> list[tuple[str, int, str, bool]]:
-    """``(page, index, code, is_excerpt)`` for every Python block of the docs and README."""
+def blocks() -> list[tuple[str, int, str, str]]:
+    """``(page, index, code, marker)`` for every Python block of the docs and README; the
+    marker is the line right before the fence (``""`` when it is not a marker)."""
     found = []
     for page in [*sorted(DOCS.glob("**/*.md")), ROOT / "README.md"]:
         text = page.read_text()
         for index, match in enumerate(re.finditer(r"```python\n(.*?)```", text, re.S)):
-            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
+            before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
             name = str(page.relative_to(ROOT))
-            found.append((name, index, match.group(1), before.strip() == EXCERPT))
+            found.append(
+                (name, index, match.group(1), before if before in (EXCERPT, SOUND) else "")
+            )
     return found
 
 
-BLOCKS = _blocks()
+BLOCKS = blocks()
 IDS = [f"{page}#{index}" for page, index, _, _ in BLOCKS]
 
 
-@pytest.mark.parametrize(("page", "index", "code", "excerpt"), BLOCKS, ids=IDS)
-def test_every_block_compiles(page: str, index: int, code: str, excerpt: bool) -> None:
+@pytest.mark.parametrize(("page", "index", "code", "marker"), BLOCKS, ids=IDS)
+def test_every_block_compiles(page: str, index: int, code: str, marker: str) -> None:
     compile(code, f"{page}#{index}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
 
 
-PROGRAMS = [(page, index, code) for page, index, code, excerpt in BLOCKS if not excerpt]
+PROGRAMS = [(page, index, code) for page, index, code, marker in BLOCKS if not marker]
 
 
 @pytest.mark.slow

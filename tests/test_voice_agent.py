@@ -5,7 +5,6 @@ under test is what ``rtsession talk`` runs (``converse``, its options and middle
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from rtsession.local import open_local_server
 from rtsession.middleware import BargeIn, FunctionInvocation, ToolInvocationCompleted
 from rtsession.providers import OpenAIRealtime
 from rtsession.session import open_session
+from test_docs import SOUND, blocks
 
 pytestmark = pytest.mark.slow
 
@@ -115,34 +115,55 @@ async def test_talk_over_a_reply_cuts_it_where_the_speaker_stopped(
     assert heard_ms(sink) < heard_ms(bytes(reply)) - 300  # it was really cut short
 
 
-def test_rtsession_talk_transcribes_answers_and_leaves_on_ctrl_c(
-    sound_server: SoundServer,
-) -> None:
-    talk = subprocess.Popen(
-        [sys.executable, "-m", "rtsession.cli", "talk"],
+def speak_to(command: list[str], sound_server: SoundServer, ready: str) -> tuple[int, str]:
+    """Run a voice program, ask about the weather once it prints ``ready``, wait for the
+    answer, then press Ctrl+C; its exit status and output."""
+    program = subprocess.Popen(
+        command,
         env={**sound_server.env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    assert talk.stdout is not None
+    assert program.stdout is not None
     lines: list[str] = []
     deadline = time.monotonic() + 60
-    spoken = False
-    for line in talk.stdout:
+    for line in program.stdout:
         lines.append(line)
-        if line.startswith("listening on") and not spoken:
+        if line.startswith(ready):
             sound_server.play_into_microphone(sample("weather-question"))
-            spoken = True
         if line.startswith("assistant:") or time.monotonic() > deadline:
             break
-    talk.send_signal(signal.SIGINT)
-    rest, _ = talk.communicate(timeout=20)
-    output = "".join(lines) + rest
-    assert talk.returncode == 0, output
+    program.send_signal(signal.SIGINT)
+    rest, _ = program.communicate(timeout=20)
+    return program.returncode, "".join(lines) + rest
+
+
+def test_rtsession_talk_transcribes_answers_and_leaves_on_ctrl_c(
+    sound_server: SoundServer,
+) -> None:
+    command = [sys.executable, "-m", "rtsession.cli", "talk"]
+    status, output = speak_to(command, sound_server, ready="listening on")
+    assert status == 0, output
     assert "you: what is the weather in paris" in output.lower(), output
     assert "[tool] get_weather -> " in output
     assert "assistant: It is sunny and 21 degrees in Paris." in output
     assert "bye" in output
     assert "microphone overruns: 0" in output
-    assert os.environ.get("XDG_RUNTIME_DIR") == sound_server.env["XDG_RUNTIME_DIR"]
+
+
+VOICE_AGENT = [code for page, _, code, marker in blocks() if marker == SOUND]
+
+
+@pytest.mark.parametrize("code", VOICE_AGENT)
+def test_the_voice_agent_of_the_docs_runs_as_written(
+    code: str, sound_server: SoundServer, tmp_path: Path
+) -> None:
+    script = tmp_path / "agent.py"
+    script.write_text(code)
+    status, output = speak_to([sys.executable, str(script)], sound_server, ready="speak")
+    assert status == 0, output
+    assert "you: What is the weather in paris today?" in output, output
+    assert "tool: get_weather" in output
+    assert "assistant: It is sunny and 21 degrees in Paris." in output
+    assert output.endswith("bye\n")
