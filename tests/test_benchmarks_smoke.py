@@ -33,7 +33,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "[ 9/9]" in proc.stderr  # progress was shown
+    assert "[10/10]" in proc.stderr  # progress was shown
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["mode"] == "smoke"
@@ -46,6 +46,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         "close",
         "reconnect",
         "outage",
+        "voice",
         "capacity",
     ):
         assert section in results, section
@@ -80,6 +81,11 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert outage["connections"] == 3
     assert outage["outage_app_ms"]["count"] == outage["utterance_ms_cut"]["count"] == 2
     assert [row["items"] for row in outage["replay"]["rows"]] == [0, 20]
+    voice = results["voice"]
+    assert voice["rounds"] == 1
+    assert voice["microphone_overruns"] == 0
+    for key in ("mic_to_writer_ms", "speech_end_to_speaker_ms", "barge_in_ms"):
+        assert voice[key]["count"] >= 1, key
     sweep = results["capacity"][0]
     assert sweep["runs"][0]["connected"] == sweep["runs"][0]["k"]
 
@@ -88,5 +94,6 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert "| goal | measured | status |" in report
     assert "## Reconnect (Gemini make-before-break" in report
     assert "## Outage (OpenAI, 2 dropped connections)" in report
+    assert "## Voice agent on a real sound server (1 rounds)" in report
     for name in ("codec.png", "receive.png", "stages.png", "capacity.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name

@@ -4,6 +4,9 @@ frames, what the speaker plays reaches the sink, and a flush stops it where the 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +101,31 @@ async def test_a_device_that_is_not_there_is_named_with_those_that_are(
     with pytest.raises(ValueError, match="frame_ms"):
         async with open_microphone(RATE, frame_ms=0.01):
             pass
+
+
+async def test_a_rate_the_device_cannot_take_is_refused_by_name(sound_server: SoundServer) -> None:
+    with pytest.raises(AudioDeviceError, match=r"cannot take 16-bit mono at 1000000 Hz"):
+        async with open_speaker(1_000_000, frame_ms=1):
+            pass
+
+
+def test_without_a_sound_server_the_error_says_there_is_no_device(tmp_path: Path) -> None:
+    program = (
+        "import trio\n"
+        "from rtsession.audio import AudioDeviceError, open_microphone\n"
+        "async def main():\n"
+        "    async with open_microphone(24000):\n"
+        "        pass\n"
+        "try:\n"
+        "    trio.run(main)\n"
+        "except AudioDeviceError as error:\n"
+        "    print(error)\n"
+    )
+    runtime = tmp_path / "nothing-runs-here"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
+    env.pop("PULSE_SERVER", None)
+    done = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout == "there is no default input device; input devices: none\n", done.stderr

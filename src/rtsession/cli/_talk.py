@@ -8,6 +8,7 @@ through ``FunctionInvocation``; the transcript of both sides is printed as it co
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -150,12 +151,26 @@ async def talk(args: argparse.Namespace, out: TextIO) -> None:
         )
         out.flush()
         try:
-            await converse(session, microphone, speaker, Transcript(out).handle)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_leave_on_ctrl_c, nursery.cancel_scope)
+                await converse(session, microphone, speaker, Transcript(out).handle)
+                nursery.cancel_scope.cancel(reason="the session ended")
+        except BaseExceptionGroup as group:
+            reraise(collapse(group))
         finally:
             out.write(
                 f"microphone overruns: {microphone.overruns}, speaker gaps: "
                 f"{speaker.underruns}, device underruns: {speaker.device_underruns}\n"
             )
+    out.write("bye\n")
+
+
+async def _leave_on_ctrl_c(scope: trio.CancelScope) -> None:
+    """Ctrl+C cancels the conversation, which then closes in order (a KeyboardInterrupt
+    could land in any task, the embedded local server's among them)."""
+    with trio.open_signal_receiver(signal.SIGINT) as signals:
+        async for _ in signals:
+            scope.cancel(reason="Ctrl+C")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -163,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     device or the session failed (one line on stderr)."""
     try:
         trio.run(talk, args, sys.stdout)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the conversation started
         print("bye")
     except RTSessionError as exc:
         print(f"rtsession talk: {exc}", file=sys.stderr)
