@@ -282,6 +282,13 @@ def test_read_extensible_pcm_24_in_32_and_mono_float() -> None:
     assert pcm16_to_array(read_wav(io.BytesIO(mono))[0]).tolist() == [16384, -8192]
 
 
+def test_read_g711_wav_with_extra_chunks_and_two_channels() -> None:
+    ulaw = riff(7, 1, 8000, 1, bytes([0xFF, 0x80, 0x00]))  # silence, the loudest +, loudest -
+    assert pcm16_to_array(read_wav(io.BytesIO(ulaw))[0]).tolist() == [0, 32124, -32124]
+    alaw = riff(6, 2, 8000, 1, bytes([0xD5, 0xD5, 0xAA, 0x2A]))  # (0 + 0) / 2, (+ + -) / 2
+    assert pcm16_to_array(read_wav(io.BytesIO(alaw))[0]).tolist() == [8, 0]
+
+
 def test_read_wav_truncated_last_frame_is_dropped() -> None:
     frames = np.array([1, 2, 3, 4], dtype="<f4").tobytes()[:-1]
     pcm, _ = read_wav(io.BytesIO(riff(3, 1, 8000, 4, frames)))
@@ -294,7 +301,7 @@ def test_read_wav_truncated_last_frame_is_dropped() -> None:
         (b"", "not a WAV"),
         (b"ID3\x03" + bytes(100), "not a WAV"),
         (b"RIFF\x04\x00\x00\x00WAVE", "fmt"),
-        (riff(7, 1, 8000, 1, bytes(10)), r"unsupported WAV encoding: format tag 0x0007"),
+        (riff(2, 1, 8000, 1, bytes(10)), r"unsupported WAV encoding: format tag 0x0002"),  # ADPCM
         (riff(3, 1, 8000, 2, bytes(10)), "unsupported WAV encoding"),  # 16-bit float
         (riff(1, 1, 8000, 4, bytes(8))[:44], "data"),  # header only, no data chunk
     ],

@@ -3,7 +3,8 @@
 Audio on rtsession messages is ``bytes`` of mono 16-bit signed little-endian PCM ("PCM16");
 its sample rate lives in ``SessionOptions`` (24 kHz for OpenAI, 16 kHz in / 24 kHz out for
 Gemini Live). This package converts it to and from numpy arrays and WAV files, changes its
-rate with a streaming soxr resampler, cuts it into 20 ms frames and paces it in real time.
+rate with a streaming soxr resampler, cuts it into 20 ms frames and paces it in real time,
+and compands it to and from G.711 mu-law and A-law for telephony.
 It tracks what has been played of each reply (:class:`PlaybackTracker`, :class:`OutputBuffer`)
 and, with the ``sound`` extra, opens a microphone and a speaker (:func:`open_microphone`,
 :func:`open_speaker`).
@@ -16,6 +17,13 @@ from ._device import (
     Speaker as Speaker,
     open_microphone as open_microphone,
     open_speaker as open_speaker,
+)
+from ._g711 import (
+    G711_RATE as G711_RATE,
+    alaw_to_pcm16 as alaw_to_pcm16,
+    pcm16_to_alaw as pcm16_to_alaw,
+    pcm16_to_ulaw as pcm16_to_ulaw,
+    ulaw_to_pcm16 as ulaw_to_pcm16,
 )
 from ._pcm import (
     SAMPLE_WIDTH as SAMPLE_WIDTH,
@@ -36,9 +44,15 @@ from ._playback import (
 )
 from ._resample import QUALITIES as QUALITIES, Resampler as Resampler, resample as resample
 from ._source import sample as sample, stream_pcm16 as stream_pcm16, stream_wav as stream_wav
-from ._wav import WavSource as WavSource, read_wav as read_wav, write_wav as write_wav
+from ._wav import (
+    WavEncoding as WavEncoding,
+    WavSource as WavSource,
+    read_wav as read_wav,
+    write_wav as write_wav,
+)
 
 __all__ = [
+    "G711_RATE",
     "QUALITIES",
     "SAMPLE_WIDTH",
     "AudioDeviceError",
@@ -52,7 +66,9 @@ __all__ = [
     "PlayedPosition",
     "Resampler",
     "Speaker",
+    "WavEncoding",
     "WavSource",
+    "alaw_to_pcm16",
     "array_to_pcm16",
     "bytes_to_ms",
     "chunk_bytes",
@@ -60,13 +76,16 @@ __all__ = [
     "ms_to_samples",
     "open_microphone",
     "open_speaker",
+    "pcm16_to_alaw",
     "pcm16_to_array",
     "pcm16_to_float32",
+    "pcm16_to_ulaw",
     "read_wav",
     "resample",
     "sample",
     "samples_to_ms",
     "stream_pcm16",
     "stream_wav",
+    "ulaw_to_pcm16",
     "write_wav",
 ]

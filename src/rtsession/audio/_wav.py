@@ -11,16 +11,19 @@ little-endian by definition; rtsession targets little-endian hosts (x86-64, arm6
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import struct
 import wave
+from collections.abc import Callable
 from importlib.resources.abc import Traversable
-from typing import Any, BinaryIO, Final, TypeAlias, TypeVar
+from typing import Any, BinaryIO, Final, Literal, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
+from ._g711 import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
 from ._pcm import (
     SAMPLE_WIDTH,
     AudioFormatError,
@@ -30,7 +33,10 @@ from ._pcm import (
     check_rate,
 )
 
-__all__ = ["WavSource", "read_wav", "write_wav"]
+__all__ = ["WavEncoding", "WavSource", "read_wav", "write_wav"]
+
+WavEncoding: TypeAlias = Literal["pcm16", "pcmu", "pcma"]
+"""How :func:`write_wav` stores the samples: 16-bit PCM, or G.711 mu-law / A-law (8 bits)."""
 
 WavSource: TypeAlias = str | os.PathLike[str] | BinaryIO | Traversable
 """A WAV to read: a path, a binary file object open for reading, or an
@@ -38,6 +44,13 @@ WavSource: TypeAlias = str | os.PathLike[str] | BinaryIO | Traversable
 
 _WAVE_FORMAT_PCM: Final = 0x0001
 _WAVE_FORMAT_IEEE_FLOAT: Final = 0x0003
+_WAVE_FORMAT_ALAW: Final = 0x0006
+_WAVE_FORMAT_MULAW: Final = 0x0007
+_TAGS: Final = {"pcmu": _WAVE_FORMAT_MULAW, "pcma": _WAVE_FORMAT_ALAW}
+_G711: Final[dict[int, Callable[[BytesLike], bytes]]] = {
+    _WAVE_FORMAT_MULAW: ulaw_to_pcm16,
+    _WAVE_FORMAT_ALAW: alaw_to_pcm16,
+}
 _WAVE_FORMAT_EXTENSIBLE: Final = 0xFFFE
 # KSDATAFORMAT_SUBTYPE_* GUIDs are the format tag followed by these 14 bytes.
 _GUID_TAIL: Final = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -64,7 +77,7 @@ def read_wav(source: WavSource) -> tuple[bytes, int]:
 
     Raises:
         AudioFormatError: the data is not a RIFF/WAVE file, is truncated before its audio, or
-            uses an unsupported encoding (e.g. A-law, mu-law, ADPCM, 16-bit float).
+            uses an unsupported encoding (e.g. ADPCM, 16-bit float).
         OSError: the file cannot be opened or read (e.g. ``FileNotFoundError``).
     """
     data = _read_all(source)
@@ -72,41 +85,72 @@ def read_wav(source: WavSource) -> tuple[bytes, int]:
         with wave.open(io.BytesIO(data), "rb") as w:
             channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
             raw = w.readframes(w.getnframes())
-        is_float = False
+        tag = _WAVE_FORMAT_PCM
     except (wave.Error, EOFError):
         # Not integer PCM (or not a WAV at all): parse the chunks ourselves, which either
-        # handles float / extensible or raises a clear AudioFormatError.
-        channels, width, rate, is_float, raw = _parse_riff(data)
+        # handles float, G.711 and extensible or raises a clear AudioFormatError.
+        channels, width, rate, tag, raw = _parse_riff(data)
     if channels < 1 or rate < 1:
         raise AudioFormatError(f"invalid WAV header: {channels} channels, {rate} Hz")
-    return _to_mono_pcm16(raw, width, channels, is_float=is_float), rate
+    if tag in _G711:
+        raw, width = _G711[tag](raw[: len(raw) - len(raw) % channels]), SAMPLE_WIDTH
+    return _to_mono_pcm16(raw, width, channels, is_float=tag == _WAVE_FORMAT_IEEE_FLOAT), rate
 
 
-def write_wav(dest: str | os.PathLike[str] | BinaryIO, pcm16: BytesLike, rate: int) -> None:
-    """Write mono PCM16 audio as a 16-bit WAV file.
+def write_wav(
+    dest: str | os.PathLike[str] | BinaryIO,
+    pcm16: BytesLike,
+    rate: int,
+    *,
+    encoding: WavEncoding = "pcm16",
+) -> None:
+    """Write mono PCM16 audio as a WAV file: 16-bit PCM, or G.711 (8 bits per sample).
 
     Args:
         dest: a path (created or overwritten) or a binary file object open for writing
             (written from its current position, flushed, not closed; need not be seekable).
         pcm16: mono 16-bit signed little-endian PCM, ``2 * n`` bytes.
-        rate: the sample rate in Hz.
+        rate: the sample rate in Hz (8000 for a telephone recording).
+        encoding: ``"pcm16"``; ``"pcmu"`` (G.711 mu-law, format tag 7) or ``"pcma"``
+            (A-law, tag 6), companded here, with the ``fact`` chunk non-PCM files carry.
 
     Raises:
         AudioFormatError: ``len(pcm16)`` is odd.
-        ValueError: ``rate`` is not a positive integer.
+        ValueError: ``rate`` is not a positive integer, or an unknown ``encoding``.
         OSError: the file cannot be written.
     """
     check_rate(rate)
+    if encoding not in ("pcm16", *_TAGS):
+        raise ValueError(f"encoding must be 'pcm16', 'pcmu' or 'pcma', not {encoding!r}")
     n_bytes = byte_length(pcm16)
     if n_bytes % SAMPLE_WIDTH:
         raise AudioFormatError(f"PCM16 data must have an even length, got {n_bytes} bytes")
     if isinstance(pcm16, memoryview):
         pcm16 = pcm16.tobytes()  # wave counts len(), which is items for a typed view
+    write = _write if encoding == "pcm16" else functools.partial(_write_g711, encoding)
     if isinstance(dest, str | os.PathLike):
         with open(os.fspath(dest), "wb") as f:
-            _write(f, pcm16, rate)
+            write(f, pcm16, rate)
     else:
-        _write(dest, pcm16, rate)
+        write(dest, pcm16, rate)
+
+
+def _write_g711(encoding: WavEncoding, f: BinaryIO, pcm16: BytesLike, rate: int) -> None:
+    """RIFF/WAVE with an 18-byte ``fmt `` (``cbSize`` 0), ``fact`` and ``data`` chunks."""
+    data = pcm16_to_ulaw(pcm16) if encoding == "pcmu" else pcm16_to_alaw(pcm16)
+    fmt = struct.pack("<HHIIHHH", _TAGS[encoding], 1, rate, rate, 1, 8, 0)
+    fact = struct.pack("<I", len(data))
+    pad = b"\x00" * (len(data) & 1)
+    body = b"".join(
+        [
+            b"WAVE",
+            b"fmt ", struct.pack("<I", len(fmt)), fmt,
+            b"fact", struct.pack("<I", len(fact)), fact,
+            b"data", struct.pack("<I", len(data)), data, pad,
+        ]
+    )  # fmt: skip
+    f.write(b"RIFF" + struct.pack("<I", len(body)) + body)
+    f.flush()
 
 
 def _write(f: BinaryIO, pcm16: BytesLike, rate: int) -> None:
@@ -128,8 +172,8 @@ def _read_all(source: WavSource) -> bytes:
     return source.read()
 
 
-def _parse_riff(data: bytes) -> tuple[int, int, int, bool, bytes]:
-    """Find the ``fmt `` and ``data`` chunks; return (channels, width, rate, is_float, raw)."""
+def _parse_riff(data: bytes) -> tuple[int, int, int, int, bytes]:
+    """Find the ``fmt `` and ``data`` chunks; return (channels, width, rate, tag, raw)."""
     if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise AudioFormatError("not a WAV file (no RIFF/WAVE header)")
     fmt: bytes | None = None
@@ -158,13 +202,16 @@ def _parse_riff(data: bytes) -> tuple[int, int, int, bool, bytes]:
             f"invalid WAV header: {channels} channels, {block_align}-byte frames"
         )
     width = block_align // channels  # container size; may exceed bits (24 valid bits in 32)
-    if (tag == _WAVE_FORMAT_PCM and width in (1, 2, 3, 4)) or (
-        tag == _WAVE_FORMAT_IEEE_FLOAT and width in (4, 8)
+    if (
+        (tag == _WAVE_FORMAT_PCM and width in (1, 2, 3, 4))
+        or (tag == _WAVE_FORMAT_IEEE_FLOAT and width in (4, 8))
+        or (tag in _G711 and width == 1)
     ):
-        return channels, width, rate, tag == _WAVE_FORMAT_IEEE_FLOAT, raw
+        return channels, width, rate, tag, raw
     raise AudioFormatError(
         f"unsupported WAV encoding: format tag 0x{tag:04x}, {bits} bits in {width} bytes "
-        "(supported: integer PCM 8/16/24/32-bit, IEEE float 32/64-bit)"
+        "(supported: integer PCM 8/16/24/32-bit, IEEE float 32/64-bit, G.711 mu-law and "
+        "A-law 8-bit)"
     )
 
 
