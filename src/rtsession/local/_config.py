@@ -96,11 +96,7 @@ def _check_format(
     fmt: m.AudioFormat, default_rate: int, rates: Collection[int], param: str
 ) -> m.AudioFormat:
     if fmt.type != "audio/pcm":
-        raise RequestError(
-            "invalid_value",
-            f"Invalid value: '{fmt.type}'. The local server supports only 'audio/pcm'.",
-            f"{param}.type",
-        )
+        return fmt  # G.711: 8000 Hz, no rate to check
     rate = default_rate if fmt.rate is None else fmt.rate
     if rate not in rates:
         supported = ", ".join(str(r) for r in sorted(rates))
@@ -255,7 +251,7 @@ def merge_session(
             "Cannot update a conversation's voice if assistant audio is present.",
         )
     changes: dict[str, Any] = {}
-    rate = (current.input_audio_format or m.AudioFormat(rate=PCM_RATE)).rate or PCM_RATE
+    rate = (current.input_audio_format or m.AudioFormat()).rate or PCM_RATE
     if update.input_audio_format is not None:
         changes["input_audio_format"] = _check_format(
             update.input_audio_format, rate, rules.rates, "session.audio.input.format"

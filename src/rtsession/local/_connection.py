@@ -27,6 +27,7 @@ import trio_websocket
 
 from .. import messages as m
 from .._errors import DecodeError, EncodeError
+from ..audio import alaw_to_pcm16, pcm16_to_alaw, pcm16_to_ulaw, ulaw_to_pcm16
 from ..wire import Codec
 from ._segments import Segmenter
 from ._session import (
@@ -219,7 +220,7 @@ class _Connection:
                 self.apply(self._session.reject(exc))
                 continue
             for message in messages:
-                self.apply(self._session.handle(message))
+                self.apply(self._session.handle(self._expand(message)))
 
     async def write(self) -> None:
         """Messages out, as the dialect's service sends them, until the client goes away or
@@ -233,7 +234,7 @@ class _Connection:
                 with trio.move_on_after(1, shield=True):
                     await self._ws.aclose(item.code, item.reason)
                 return
-            message = self._adapt(item)
+            message = self._compand(self._adapt(item))
             if type(message) not in carried:
                 continue
             try:
@@ -246,6 +247,24 @@ class _Connection:
                     await self._ws.send_message(frame)
             except trio_websocket.ConnectionClosed:
                 return
+
+    def _expand(self, message: m.ClientMessage) -> m.ClientMessage:
+        """G.711 input audio as the PCM16 at 8000 Hz the session handles."""
+        fmt = self._session.options.input_audio_format
+        if isinstance(message, m.InputAudioBufferAppend) and fmt is not None:
+            expand = _EXPAND.get(fmt.type)
+            if expand is not None:
+                return attrs.evolve(message, audio=expand(message.audio))
+        return message
+
+    def _compand(self, message: m.ServerMessage) -> m.ServerMessage:
+        """Output audio in the session's G.711 format, from the PCM16 the session makes."""
+        fmt = self._session.options.output_audio_format
+        if isinstance(message, m.ResponseOutputAudioDelta) and fmt is not None:
+            compand = _COMPAND.get(fmt.type)
+            if compand is not None:
+                return attrs.evolve(message, delta=compand(message.delta))
+        return message
 
     async def _run(self, job: Job) -> None:
         if isinstance(job, Transcribe):
@@ -277,6 +296,16 @@ class _Connection:
                 if not step.messages:
                     return
                 self.apply(step)
+
+
+_EXPAND: Final[dict[str, Callable[[bytes], bytes]]] = {
+    "audio/pcmu": ulaw_to_pcm16,
+    "audio/pcma": alaw_to_pcm16,
+}
+_COMPAND: Final[dict[str, Callable[[bytes], bytes]]] = {
+    "audio/pcmu": pcm16_to_ulaw,
+    "audio/pcma": pcm16_to_alaw,
+}
 
 
 def _drain(channel: trio.MemoryReceiveChannel[bytes]) -> bytes:

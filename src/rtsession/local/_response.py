@@ -20,6 +20,7 @@ from typing import Final, Literal
 import attrs
 
 from .. import messages as m
+from ..audio import G711_RATE
 from ..wire.openai import PCM_RATE
 from ._conversation import Conversation, Entry, item_id, wire_item
 from ._replies import CallFunction, Reply, Say
@@ -50,6 +51,15 @@ class Phase(enum.Enum):
     """``response.done`` was sent."""
 
 
+def format_rate(fmt: m.AudioFormat | None) -> int:
+    """The sample rate of a session's audio format, Hz: G.711's 8000 for ``audio/pcmu`` and
+    ``audio/pcma`` (their audio is handled as PCM16 at that rate inside the server and
+    companded at the connection), else the PCM rate (24000 when unset)."""
+    if fmt is not None and fmt.type != "audio/pcm":
+        return G711_RATE
+    return (fmt.rate if fmt is not None else None) or PCM_RATE
+
+
 @attrs.frozen(kw_only=True)
 class ResponseSettings:
     """The settings one response runs with: the session's, overridden by ``response.create``.
@@ -76,8 +86,9 @@ class ResponseSettings:
 
     @property
     def rate(self) -> int:
-        """The output sample rate, in Hz."""
-        return self.output_format.rate or PCM_RATE
+        """The output sample rate, in Hz (of the PCM16 the server makes; G.711 is companded
+        from it at the connection)."""
+        return format_rate(self.output_format)
 
 
 @attrs.define(eq=False)

@@ -17,13 +17,13 @@ import attrs
 
 from .. import messages as m
 from .._errors import DecodeError
-from ..wire.openai import PCM_RATE, ROLE_PARTS
+from ..wire.openai import ROLE_PARTS
 from ._config import RequestError, ServiceRules, merge_session, response_settings, vad_settings
 from ._conversation import Conversation, Entry, wire_item
 from ._ids import IdFactory
 from ._input import InputBuffer
 from ._replies import decide_reply
-from ._response import Phase, ResponseRun
+from ._response import Phase, ResponseRun, format_rate
 from ._store import SessionStore, Snapshot
 from ._transcript import LiveTranscript, sentence
 from ._usage import audio_tokens, text_tokens
@@ -404,8 +404,7 @@ class ServerSession:
 
     @property
     def _input_rate(self) -> int:
-        fmt = self.options.input_audio_format
-        return (fmt.rate if fmt is not None else None) or PCM_RATE
+        return format_rate(self.options.input_audio_format)
 
     def _new_vad(self) -> tuple[VoiceActivityDetector | None, int]:
         settings = vad_settings(self.options.turn_detection)
