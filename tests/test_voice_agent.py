@@ -111,6 +111,7 @@ async def test_talk_over_a_reply_cuts_it_where_the_speaker_stopped(
     sink, rate = read_wav(recording)
     assert rate == RATE
     expected = heard_ms(bytes(reply[: cut.audio_end_ms * RATE // 1000 * 2]))
+    print(f"the sink played {heard_ms(sink):.0f} ms of the reply; the item keeps {expected:.0f} ms")
     assert abs(heard_ms(sink) - expected) <= 40
     assert heard_ms(sink) < heard_ms(bytes(reply)) - 300  # it was really cut short
 
