@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import as_file
 from importlib.resources.abc import Traversable
@@ -116,14 +116,36 @@ def start_sound_server(runtime_dir: Path) -> Iterator[SoundServer]:
         _wait_until_up(server, daemons, runtime_dir)
         server.pactl("load-module", "module-null-sink", "sink_name=rts_speaker")
         server.pactl("load-module", "module-null-sink", "sink_name=rts_mic")
-        server.pactl("set-default-sink", "rts_speaker")
-        server.pactl("set-default-source", "rts_mic.monitor")
+        _until(
+            lambda: (
+                {"rts_speaker", "rts_mic"} <= set(server.pactl("list", "short", "sinks").split())
+            )
+        )
+        _until(lambda: _succeeds(server, "set-default-sink", "rts_speaker"))
+        _until(lambda: _succeeds(server, "set-default-source", "rts_mic.monitor"))
         yield server
     finally:
         server.stop_players()
         os.killpg(daemons.pid, signal.SIGTERM)
         daemons.wait(timeout=10)
         log.close()
+
+
+def _succeeds(server: SoundServer, *args: str) -> bool:
+    try:
+        server.pactl(*args)
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait (at most 10 s) for the session manager to create what was asked."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SoundServerError("the sound server did not create its null sinks in 10 s")
+        time.sleep(0.05)
 
 
 def _wait_until_up(server: SoundServer, daemons: subprocess.Popen[bytes], runtime: Path) -> None:

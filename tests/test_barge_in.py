@@ -10,7 +10,7 @@ import trio
 import trio.testing
 
 from rtsession import messages as m
-from rtsession.audio import OutputBuffer
+from rtsession.audio import OutputBuffer, PlaybackTracker
 from rtsession.middleware import BargeIn, FunctionInvocation, ToolInvocationCompleted
 from rtsession.session import Session, open_session
 from rtsession.session._stage import Stage
@@ -245,3 +245,28 @@ async def test_a_barge_in_cancels_the_running_tool_call() -> None:
         completed = await app.receive_of(ToolInvocationCompleted)
     assert completed.outcome == "cancelled"
     assert any(isinstance(x, m.ResponseCancel) for x in fake.received)
+
+
+class CountingPlayback:
+    def __init__(self) -> None:
+        self.tracker = PlaybackTracker()
+        self.flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+async def test_speech_with_nothing_left_to_play_leaves_the_playback_alone() -> None:
+    playback = CountingPlayback()
+    fake = FakeProvider([m.SessionCreated(session=m.SessionOptions())])
+    async with running(fake, [BargeIn(playback)]) as (_session, app):
+        fake.send_nowait(SPEECH)  # before any reply
+        await app.receive_of(m.InputAudioBufferSpeechStarted)
+        fake.send_nowait(created(), delta(100), done())
+        await app.receive_of(m.ResponseDone)
+        playback.tracker.update("item_a", 0, 100)  # played to its end
+        fake.send_nowait(SPEECH)
+        await app.receive_of(m.InputAudioBufferSpeechStarted)
+        fake.send_nowait(created("resp_2"))
+        await app.receive_of(m.ResponseCreated)
+    assert playback.flushes == 0  # a phone line would have been sent a needless clear

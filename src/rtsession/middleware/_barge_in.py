@@ -105,7 +105,9 @@ class _BargeIn(Relay):
 
     async def client_message(self, message: ClientMessage) -> None:
         if isinstance(message, OutputAudioBufferClear):
-            await self._interrupt("client")
+            cut = self._cut("client")
+            if cut is not None:
+                await self._report(cut)
         else:
             await self.link.to_provider(message)
 
@@ -119,10 +121,10 @@ class _BargeIn(Relay):
         elif isinstance(message, ResponseDone):
             await self._response_done(message.response.id)
         elif isinstance(message, InputAudioBufferSpeechStarted):
-            if self._playback is not None:
-                self._playback.flush()  # first, before anything waits
+            cut = self._cut("speech_started")  # silent first, before anything waits
             await self.link.to_app(message)
-            await self._interrupt("speech_started")
+            if cut is not None:
+                await self._report(cut)
             return
         await self.link.to_app(message)
 
@@ -154,50 +156,51 @@ class _BargeIn(Relay):
         for truncate in self._truncate_after.pop(response_id, ()):
             await self.link.to_provider(truncate)
 
-    async def _interrupt(self, reason: InterruptReason) -> None:
+    def _cut(self, reason: InterruptReason) -> PlaybackInterrupted | None:
+        """Silence the part being played, if it is being played or generated; what was cut."""
         part = self._last
         if part is None:
-            return
+            return None
         if self._playback is None:
             played = (trio.current_time() - part.starts_at) * 1000.0
-            estimated = True
         else:
+            played = self._playback.tracker.played_ms(part.item_id, part.content_index)
+        generating = part.response_id in self._open
+        if min(played, part.received_ms) >= part.received_ms and not generating:
+            return None  # heard to its end: speech now is a new turn, not an interruption
+        if self._playback is not None:
             self._playback.flush()
             played = self._playback.tracker.played_ms(part.item_id, part.content_index)
-            estimated = False
-        played = min(max(played, 0.0), part.received_ms)
-        generating = part.response_id in self._open
-        if played >= part.received_ms and not generating:
-            return  # heard to its end: speech now is a new turn, not an interruption
         self._last = None
-        context = self.link.context
         if generating:
             self._silenced.add(part.response_id)
-            if not self._server_cancels(reason) and context.carries(ResponseCancel):
-                await self.link.to_provider(ResponseCancel(response_id=part.response_id))
-        truncated = context.carries(ConversationItemTruncate)
-        if truncated:
+        return PlaybackInterrupted(
+            item_id=part.item_id,
+            content_index=part.content_index,
+            response_id=part.response_id,
+            audio_end_ms=int(min(max(played, 0.0), part.received_ms)),
+            audio_ms=int(part.received_ms),
+            reason=reason,
+            truncated=self.link.context.carries(ConversationItemTruncate),
+            estimated=self._playback is None,
+        )
+
+    async def _report(self, cut: PlaybackInterrupted) -> None:
+        """Cancel the response if needed, truncate the item (now or once its response has
+        ended), and tell the app."""
+        generating = cut.response_id in self._silenced
+        context = self.link.context
+        if generating and not self._server_cancels(cut.reason) and context.carries(ResponseCancel):
+            await self.link.to_provider(ResponseCancel(response_id=cut.response_id))
+        if cut.truncated:
             truncate = ConversationItemTruncate(
-                item_id=part.item_id,
-                content_index=part.content_index,
-                audio_end_ms=int(played),
+                item_id=cut.item_id, content_index=cut.content_index, audio_end_ms=cut.audio_end_ms
             )
             if generating:
-                self._truncate_after.setdefault(part.response_id, []).append(truncate)
+                self._truncate_after.setdefault(cut.response_id, []).append(truncate)
             else:
                 await self.link.to_provider(truncate)
-        await self.link.to_app(
-            PlaybackInterrupted(
-                item_id=part.item_id,
-                content_index=part.content_index,
-                response_id=part.response_id,
-                audio_end_ms=int(played),
-                audio_ms=int(part.received_ms),
-                reason=reason,
-                truncated=truncated,
-                estimated=estimated,
-            )
-        )
+        await self.link.to_app(cut)
 
     def _server_cancels(self, reason: InterruptReason) -> bool:
         """Whether the server cancels the response by itself on this interruption."""
