@@ -447,6 +447,49 @@ def markdown(results: dict[str, Any]) -> str:
             "audio.",
             "",
         ]
+    tp = results.get("telephony")
+    if tp:
+        bridge = tp["bridge"]
+        out += [
+            "## Telephony: G.711 and the Twilio bridge",
+            "",
+            f"G.711 on {tp['g711']['seconds_of_audio']} s of 8 kHz audio, best of the runs, "
+            "against CPython's `audioop` (C; removed in Python 3.13), bit-exact to it; "
+            "throughput in seconds of audio per CPU second.",
+            "",
+            *_table(
+                ["", "rtsession.audio", "audioop", "time ratio (ours / audioop)"],
+                [
+                    [
+                        row["case"],
+                        f"{row['rtsession_x_realtime']:,.0f} x",
+                        f"{row['audioop_x_realtime']:,.0f} x",
+                        f"{row['ratio']:.2f}",
+                    ]
+                    for row in tp["g711"]["rows"]
+                ],
+            ),
+            f"`serve_twilio` with {bridge['calls']} scripted callers at once (20 ms media "
+            "frames in real time, G.711 straight through to `OpenAIRealtime`, "
+            "`rtsession.local` with protocol-only engines), in process over loopback:",
+            "",
+            *_table(
+                ["", "p50", "p99"],
+                [
+                    [
+                        "caller media frame -> the append at the session's writer, ms",
+                        *_p50_p99(bridge["caller_to_provider_ms"], 2),
+                    ],
+                    [
+                        "reply delta off the session's reader -> media frame at the caller, ms",
+                        *_p50_p99(bridge["provider_to_caller_ms"], 2),
+                    ],
+                ],
+            ),
+            "Replies arrive faster than real time, in bursts; the second row includes the "
+            "time a frame waits behind the earlier frames of its burst.",
+            "",
+        ]
     for sweep in results.get("capacity", []):
         out += [
             f"## Capacity: {_capacity_name(sweep)}",

@@ -18,6 +18,7 @@ from benchmarks import (
     receive,
     reconnect,
     report,
+    telephony,
     transports,
     voice,
 )
@@ -33,6 +34,7 @@ SECTIONS = (
     "reconnect",
     "outage",
     "voice",
+    "telephony",
     "capacity",
 )
 
@@ -59,6 +61,8 @@ class Sizes:
     outage_drops: int
     outage_replay_sizes: tuple[int, ...]
     voice_rounds: int
+    telephony_calls: int
+    g711_reps: int
     capacity_ladder: tuple[int, ...]
     capacity_bisect: int
     capacity_warmup: float
@@ -92,6 +96,8 @@ FULL = Sizes(
     outage_drops=20,
     outage_replay_sizes=(0, 200, 800),
     voice_rounds=10,
+    telephony_calls=20,
+    g711_reps=5,
     capacity_ladder=(10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400),
     capacity_bisect=2,
     capacity_warmup=2.0,
@@ -123,6 +129,8 @@ SMOKE = Sizes(
     outage_drops=2,
     outage_replay_sizes=(0, 20),
     voice_rounds=1,
+    telephony_calls=2,
+    g711_reps=1,
     capacity_ladder=(2,),
     capacity_bisect=0,
     capacity_warmup=0.2,
@@ -202,6 +210,11 @@ def run(out: Path, *, smoke: bool, only: tuple[str, ...] = SECTIONS, plots: bool
         if "voice" in only:
             progress.step("voice: microphone, speaker and barge-in on a real sound server")
             results["voice"] = voice.run(sizes.voice_rounds, progress=progress)
+        if "telephony" in only:
+            progress.step("telephony: G.711 against audioop, the Twilio bridge under calls")
+            results["telephony"] = telephony.run(
+                sizes.telephony_calls, sizes.g711_reps, progress=progress
+            )
         if "capacity" in only:
             progress.step("capacity: concurrent full-duplex sessions")
             results["capacity"] = [

@@ -33,7 +33,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         command, cwd=ROOT, capture_output=True, text=True, timeout=240, check=False
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "[10/10]" in proc.stderr  # progress was shown
+    assert "[11/11]" in proc.stderr  # progress was shown
 
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["mode"] == "smoke"
@@ -47,6 +47,7 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
         "reconnect",
         "outage",
         "voice",
+        "telephony",
         "capacity",
     ):
         assert section in results, section
@@ -86,6 +87,16 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert voice["microphone_overruns"] == 0
     for key in ("mic_to_writer_ms", "speech_end_to_speaker_ms", "barge_in_ms"):
         assert voice[key]["count"] >= 1, key
+    telephony = results["telephony"]
+    assert [row["case"] for row in telephony["g711"]["rows"]] == [
+        "mu-law encode",
+        "mu-law decode",
+        "A-law encode",
+        "A-law decode",
+    ]
+    assert telephony["bridge"]["calls"] == 2
+    assert telephony["bridge"]["caller_to_provider_ms"]["count"] > 0
+    assert telephony["bridge"]["provider_to_caller_ms"]["count"] > 0
     sweep = results["capacity"][0]
     assert sweep["runs"][0]["connected"] == sweep["runs"][0]["k"]
 
@@ -95,5 +106,6 @@ def test_smoke_run_writes_results(tmp_path: Path) -> None:
     assert "## Reconnect (Gemini make-before-break" in report
     assert "## Outage (OpenAI, 2 dropped connections)" in report
     assert "## Voice agent on a real sound server (1 rounds)" in report
+    assert "## Telephony: G.711 and the Twilio bridge" in report
     for name in ("codec.png", "receive.png", "stages.png", "capacity.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG"), name

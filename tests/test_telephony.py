@@ -10,6 +10,10 @@ from __future__ import annotations
 import base64
 import logging
 import math
+import os
+import signal
+import subprocess
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -344,3 +348,47 @@ def test_twiml_connects_a_number_to_the_bridge() -> None:
         '<Response><Connect><Stream url="wss://example.com/twilio?a=1&amp;b=2" />'
         "</Connect></Response>"
     )
+
+
+async def test_rtsession_phone_prints_twiml_logs_a_call_and_leaves_on_ctrl_c() -> None:
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "rtsession.cli", "phone", "--port", "0",
+         "--public-url", "wss://agent.example.com/twilio"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert process.stdout is not None
+    output = ""
+
+    async def read_until(text: str) -> None:
+        nonlocal output
+        with trio.fail_after(60):
+            while text not in output:
+                chunk = await process.stdout.receive_some()  # type: ignore[union-attr]
+                assert chunk, output
+                output += chunk.decode()
+
+    try:
+        await read_until("</Response>")
+        url = output.split("bridge listening on ", 1)[1].split()[0]
+        bridge = Bridge(TwilioBridge("127.0.0.1", int(url.rsplit(":", 1)[1])))
+        async with calling(bridge, "CA9") as caller:
+            await caller.speak(speech("weather-question"))
+            await read_until("[CA9] assistant:")
+            await caller.send("dtmf", dtmf={"track": "inbound_track", "digit": "#"})
+            await read_until("[CA9]   [key] #")
+            await caller.send("stop", stop={"accountSid": "AC0", "callSid": "CA9"})
+        await read_until("call CA9 ended: the caller hung up")
+        process.send_signal(signal.SIGINT)
+        with trio.fail_after(20):
+            await process.wait()
+        await read_until("bye")
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert '<Connect><Stream url="wss://agent.example.com/twilio" /></Connect>' in output
+    assert "call CA9 started (stream MZ9)" in output
+    assert "[CA9] you: " in output
+    assert "[CA9]   [tool] get_weather -> " in output
+    assert "[CA9] assistant: It is sunny and 21 degrees in Paris." in output

@@ -74,11 +74,11 @@ def _alaw_decoder() -> npt.NDArray[np.int16]:
 
 def _encode(pcm16: BytesLike, table: npt.NDArray[np.uint8]) -> bytes:
     samples = pcm16_to_array(pcm16)
-    return table[samples.view(np.uint16)].tobytes()
+    return np.take(table, samples.view(np.uint16)).tobytes()  # take: 2x fancy indexing
 
 
 def _decode(data: BytesLike, table: npt.NDArray[np.int16]) -> bytes:
-    return table[np.frombuffer(data, dtype=np.uint8)].tobytes()
+    return np.take(table, np.frombuffer(data, dtype=np.uint8)).tobytes()
 
 
 def pcm16_to_ulaw(pcm16: BytesLike) -> bytes:

@@ -24,7 +24,7 @@ from ..session import Session, open_session
 from ._demo import get_weather
 from ._providers import Rates, open_provider, rates
 
-__all__ = ["HELP", "Transcript", "configure", "converse", "options", "run"]
+__all__ = ["HELP", "Transcript", "configure", "converse", "leave_on_ctrl_c", "options", "run"]
 
 HELP = "talk with your microphone and speaker: barge-in, tool calls, a live transcript"
 
@@ -105,13 +105,14 @@ async def _stream(session: Session, microphone: Microphone) -> None:
 
 class Transcript:
     """Prints the conversation as it completes: what you said, the replies, interruptions,
-    tool calls and errors."""
+    tool calls, key presses and errors; each line after ``prefix``."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, prefix: str = "") -> None:
         self._out = out
+        self._prefix = prefix
 
     def _line(self, text: str) -> None:
-        self._out.write(text + "\n")
+        self._out.write(self._prefix + text + "\n")
         self._out.flush()
 
     def handle(self, event: m.ServerMessage) -> None:
@@ -128,6 +129,8 @@ class Transcript:
                 )
             case ToolInvocationCompleted(name=name, output=output):
                 self._line(f"  [tool] {name} -> {output}")
+            case m.InputAudioBufferDtmfEventReceived(event=key):
+                self._line(f"  [key] {key}")
             case m.Error(code=code, message=message):
                 self._line(f"  [error] {code}: {message}")
 
@@ -152,7 +155,7 @@ async def talk(args: argparse.Namespace, out: TextIO) -> None:
         out.flush()
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_leave_on_ctrl_c, nursery.cancel_scope)
+                nursery.start_soon(leave_on_ctrl_c, nursery.cancel_scope)
                 await converse(session, microphone, speaker, Transcript(out).handle)
                 nursery.cancel_scope.cancel(reason="the session ended")
         except BaseExceptionGroup as group:
@@ -165,7 +168,7 @@ async def talk(args: argparse.Namespace, out: TextIO) -> None:
     out.write("bye\n")
 
 
-async def _leave_on_ctrl_c(scope: trio.CancelScope) -> None:
+async def leave_on_ctrl_c(scope: trio.CancelScope) -> None:
     """Ctrl+C cancels the conversation, which then closes in order (a KeyboardInterrupt
     could land in any task, the embedded local server's among them)."""
     with trio.open_signal_receiver(signal.SIGINT) as signals:
