@@ -28,7 +28,7 @@ import trio_websocket
 from rtsession import messages as m
 from rtsession.audio import pcm16_to_ulaw, read_wav, resample, sample
 from rtsession.cli._demo import get_weather
-from rtsession.local import open_local_server, protocol_only_engines
+from rtsession.local import LocalServer, open_local_server, protocol_only_engines
 from rtsession.local._engines import EspeakNgTTS
 from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
 from rtsession.providers import GeminiLive, OpenAIRealtime
@@ -172,9 +172,15 @@ async def _messages(ws: trio_websocket.WebSocketConnection) -> AsyncIterator[str
             return
 
 
+async def read_to_the_end(ws: trio_websocket.WebSocketConnection) -> None:
+    while True:
+        await ws.get_message()
+
+
 @attrs.define
 class Bridge:
     info: TwilioBridge
+    server: LocalServer | None = None
     events: list[tuple[TwilioCall, m.ServerMessage]] = attrs.Factory(list)
     changed: trio.Event = attrs.Factory(trio.Event)
 
@@ -212,7 +218,7 @@ async def running_bridge(gemini: bool = False, real_speech: bool = True) -> Asyn
                 task_status=task_status,
             )
         )
-        bridge = Bridge(info)
+        bridge = Bridge(info, server)
         holder.append(bridge)
         yield bridge
         nursery.cancel_scope.cancel()
@@ -392,3 +398,48 @@ async def test_rtsession_phone_prints_twiml_logs_a_call_and_leaves_on_ctrl_c() -
     assert "[CA9] you: " in output
     assert "[CA9]   [tool] get_weather -> " in output
     assert "[CA9] assistant: It is sunny and 21 degrees in Paris." in output
+
+
+async def test_a_provider_failure_ends_the_call_with_a_logged_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, "rtsession.telephony")
+    async with (
+        running_bridge(real_speech=False) as bridge,
+        trio_websocket.open_websocket_url(bridge.info.url) as ws,
+    ):
+        caller = Caller(ws, "MZ5")
+        await caller.start("CA5")
+        await caller.speak(SILENCE * 5)
+        assert bridge.server is not None
+        await bridge.wait_for("CA5", m.SessionCreated)
+        assert await bridge.server.close_connections(1011, "provider outage") == 1
+        with trio.fail_after(10), pytest.raises(trio_websocket.ConnectionClosed) as closed:
+            await read_to_the_end(ws)
+        # trio-websocket 0.12's client never closes its socket after the server closed the
+        # connection (it waits for the TCP close, then leaves the socket open); close it here
+        await ws._stream.aclose()
+    assert closed.value.reason is not None
+    assert closed.value.reason.code == 1011
+    assert "call CA5: the session failed" in caplog.text
+    assert "call CA5 ended: the session failed" in caplog.text
+
+
+async def test_a_broken_call_does_not_disturb_another() -> None:
+    tone = pcm16_to_ulaw(
+        b"".join(
+            round(8000 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
+            for i in range(8000)
+        )
+    )
+    async with running_bridge(real_speech=False) as bridge, calling(bridge, "CA6") as good:
+        async with trio_websocket.open_websocket_url(bridge.info.url) as ws:
+            broken = Caller(ws, "MZ7")
+            await broken.start("CA7")
+            await ws.send_message(b"\x00\xff binary garbage")
+            await broken.send("start", start={"streamSid": 5})
+            await broken.speak(tone[:800])
+        # the broken caller vanished mid-call without a stop (its socket closed)
+        await good.speak(tone + SILENCE * 60)
+        await bridge.wait_for("CA6", m.ResponseDone)
+        await good.until(lambda: bool(good.heard))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from typing import Final, NoReturn
 from xml.sax.saxutils import quoteattr
@@ -16,6 +16,7 @@ import trio_websocket
 
 from .. import messages as m
 from .._errors import EncodeError, RTSessionError
+from .._groups import collapse, reraise
 from ..audio import G711_RATE, PlaybackTracker, Resampler, pcm16_to_ulaw, ulaw_to_pcm16
 from ..middleware import BargeIn
 from ..providers import Provider
@@ -277,6 +278,7 @@ async def _serve_call(
     try:
         async with (
             open_session(provider, options, middleware=[BargeIn(phone), *middleware]) as session,
+            _one_error(),
             trio.open_nursery() as nursery,
         ):
             audio = _Audio(g711, session)
@@ -290,6 +292,15 @@ async def _serve_call(
         with trio.move_on_after(1, shield=True):
             await ws.aclose(1011, "the voice agent failed")
     logger.info("call %s ended: %s", call.call_sid, reason)
+
+
+@asynccontextmanager
+async def _one_error() -> AsyncIterator[None]:
+    """A nursery's single failure (the session's end) as itself, not in a group."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        reraise(collapse(group))
 
 
 async def _to_caller(
