@@ -3,10 +3,11 @@ block that is a whole program runs as written, and the complete examples print w
 pages say.
 
 A block that is only an excerpt of a program (it continues a session opened above, or shows
-a signature) is marked with an ``<!-- excerpt -->`` line right before its fence: it is
-compiled (top-level ``await`` allowed), not run. A program that needs a microphone and a
-speaker is marked ``<!-- program: sound -->`` and run on the test sound server by
-``tests/test_voice_agent.py``. Any other block is run as a script.
+a signature) says so in a line the reader sees, right before its fence
+(``*Excerpt, not a whole program:*``; the README's first program, for the real service, says
+why it cannot run offline): it is compiled (top-level ``await`` allowed), not run. A program
+that needs a microphone and a speaker is marked ``<!-- program: sound -->`` and run on the
+test sound server by ``tests/test_voice_agent.py``. Any other block is run as a script.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 DOCS = ROOT / "docs"
-EXCERPT = "<!-- excerpt -->"
+EXCERPT = "*Excerpt, not a whole program:*"
+SERVICE = (
+    "*A whole program for the real OpenAI service (set `OPENAI_API_KEY`); the tests compile "
+    "it but, offline, cannot run it:*"
+)
 SOUND = "<!-- program: sound -->"
 
 
@@ -34,8 +39,9 @@ def blocks() -> list[tuple[str, int, str, str]]:
         for index, match in enumerate(re.finditer(r"```python\n(.*?)```", text, re.S)):
             before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1].strip()
             name = str(page.relative_to(ROOT))
+            marker = EXCERPT if before == SERVICE else before
             found.append(
-                (name, index, match.group(1), before if before in (EXCERPT, SOUND) else "")
+                (name, index, match.group(1), marker if marker in (EXCERPT, SOUND) else "")
             )
     return found
 

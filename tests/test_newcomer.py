@@ -189,3 +189,19 @@ async def test_a_second_concurrent_reader_is_refused() -> None:
             with trio.move_on_after(0.1):
                 await clone.receive()  # a clone is a reader of its own
             nursery.cancel_scope.cancel()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("voice", 5, "SessionOptions.voice must be str or None, not 5 (int)"),
+        ("instructions", ["be brief"], "SessionOptions.instructions must be str or None"),
+        ("output_speed", "fast", "SessionOptions.output_speed must be int or float or None"),
+        ("input_audio_format", "pcm16", "must be AudioFormat or None, not 'pcm16' (str)"),
+    ],
+)
+def test_options_of_the_wrong_type_fail_where_they_are_made(
+    field: str, value: object, says: str
+) -> None:
+    with pytest.raises(TypeError, match=re.escape(says)):
+        m.SessionOptions(**{field: value})  # type: ignore[arg-type]

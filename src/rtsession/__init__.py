@@ -13,8 +13,8 @@ The common path::
             async for event in session:
                 ...
 
-Messages live in :mod:`rtsession.messages`, codecs in :mod:`rtsession.wire`, audio helpers
-in :mod:`rtsession.audio`, the offline server in :mod:`rtsession.local`.
+Messages live in ``rtsession.messages``, codecs in ``rtsession.wire``, audio helpers
+in ``rtsession.audio``, the offline server in ``rtsession.local``.
 """
 
 from . import messages as messages

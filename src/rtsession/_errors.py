@@ -1,6 +1,6 @@
 """The exceptions rtsession raises.
 
-Every error that leaves the library is an :class:`RTSessionError`; the transport layer maps the
+Every error that leaves the library is an ``RTSessionError``; the transport layer maps the
 WebSocket library's exceptions to these at its edge, so callers never see trio-websocket or
 wsproto types.
 """
@@ -52,7 +52,7 @@ class SessionClosedError(RTSessionError):
         code: the WebSocket close code (RFC 6455 section 7.4), or ``None`` when the connection
             ended without a close frame.
         reason: the close reason, possibly empty.
-        closed_by: who ended the connection (:data:`ClosedBy`); by default ``"network"``
+        closed_by: who ended the connection (``ClosedBy``); by default ``"network"``
             for code 1006 or none, else ``"server"``.
     """
 

@@ -11,7 +11,7 @@ __all__ = ["require_trio"]
 
 
 def require_trio(entry: str) -> None:
-    """Raise :class:`NotInTrioError` naming ``entry`` unless called inside a trio run."""
+    """Raise ``NotInTrioError`` naming ``entry`` unless called inside a trio run."""
     try:
         trio.lowlevel.current_trio_token()
     except RuntimeError:

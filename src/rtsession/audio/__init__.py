@@ -5,9 +5,9 @@ its sample rate lives in ``SessionOptions`` (24 kHz for OpenAI, 16 kHz in / 24 k
 Gemini Live). This package converts it to and from numpy arrays and WAV files, changes its
 rate with a streaming soxr resampler, cuts it into 20 ms frames and paces it in real time,
 and compands it to and from G.711 mu-law and A-law for telephony.
-It tracks what has been played of each reply (:class:`PlaybackTracker`, :class:`OutputBuffer`)
-and, with the ``sound`` extra, opens a microphone and a speaker (:func:`open_microphone`,
-:func:`open_speaker`).
+It tracks what has been played of each reply (``PlaybackTracker``, ``OutputBuffer``)
+and, with the ``sound`` extra, opens a microphone and a speaker (``open_microphone``,
+``open_speaker``).
 """
 
 from ._chunk import Chunker as Chunker, chunk_bytes as chunk_bytes, iter_chunks as iter_chunks

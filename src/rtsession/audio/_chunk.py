@@ -68,7 +68,7 @@ class Chunker:
 
     @property
     def pending_bytes(self) -> int:
-        """Bytes held that do not yet make a whole chunk (less than :attr:`chunk_bytes`)."""
+        """Bytes held that do not yet make a whole chunk (less than ``chunk_bytes``)."""
         return len(self._buf)
 
     def push(self, pcm16: BytesLike) -> list[bytes]:
@@ -78,7 +78,7 @@ class Chunker:
             pcm16: mono PCM16 bytes of any length (an odd byte is kept for the next push).
 
         Returns:
-            Zero or more chunks, each exactly :attr:`chunk_bytes` bytes, oldest first.
+            Zero or more chunks, each exactly ``chunk_bytes`` bytes, oldest first.
         """
         size = self._chunk_bytes
         buf = self._buf

@@ -24,7 +24,7 @@ _Kind = Literal["input", "output"]
 class AudioDeviceError(RTSessionError, OSError):
     """A sound device cannot be used (the machine's, not the app's code).
 
-    Raised by :func:`open_microphone` and :func:`open_speaker` when the ``sound`` extra or
+    Raised by ``open_microphone`` and ``open_speaker`` when the ``sound`` extra or
     the PortAudio library is missing, when no device matches (or there is none), when the
     device cannot record or play 16-bit mono at the rate asked for, or when it is busy.
     The message names the devices that are available.
@@ -125,9 +125,9 @@ async def _close_stream(stream: Any) -> None:
 
 @final
 class Microphone(trio.abc.ReceiveChannel[bytes]):
-    """Frames of 16-bit mono PCM from a sound device, made by :func:`open_microphone`.
+    """Frames of 16-bit mono PCM from a sound device, made by ``open_microphone``.
 
-    Receive frames with ``async for frame in microphone`` (or :meth:`receive`): each is
+    Receive frames with ``async for frame in microphone`` (or ``receive``): each is
     ``frame_samples`` samples (``2 * frame_samples`` bytes) at ``rate`` Hz, in order.
 
     Attributes:
@@ -195,7 +195,7 @@ async def open_microphone(
 
     PortAudio's audio thread hands each frame to trio without blocking; up to ``buffer_ms``
     of frames wait for the app, and frames beyond that are dropped and counted in
-    :attr:`Microphone.overruns`.
+    ``Microphone.overruns``.
 
     Args:
         rate: sample rate in Hz (the session's input rate: 24000 for OpenAI, 16000 for
@@ -235,12 +235,12 @@ async def open_microphone(
 
 @final
 class Speaker:
-    """A sound device playing assistant audio, made by :func:`open_speaker`.
+    """A sound device playing assistant audio, made by ``open_speaker``.
 
-    Queue each ``ResponseOutputAudioDelta`` with :meth:`write`; the device plays the parts
-    out in order and reports what has been heard to :attr:`tracker` (minus the device's
-    own latency). Give it to ``BargeIn``, which calls :meth:`flush` when the user
-    interrupts. It is a :class:`~rtsession.audio.Playback`.
+    Queue each ``ResponseOutputAudioDelta`` with ``write``; the device plays the parts
+    out in order and reports what has been heard to ``tracker`` (minus the device's
+    own latency). Give it to ``BargeIn``, which calls ``flush`` when the user
+    interrupts. It is a ``Playback``.
 
     Attributes:
         rate: samples per second (Hz).

@@ -40,13 +40,13 @@ class AudioFormatError(RTSessionError, ValueError):
     """Audio data is not what it claims to be.
 
     Raised for PCM16 buffers whose length is not a whole number of samples (odd byte count),
-    and by :func:`read_wav` for files that are not RIFF/WAVE or use an unsupported encoding.
-    Subclasses :class:`ValueError`, so ``except ValueError`` catches it too.
+    and by ``read_wav`` for files that are not RIFF/WAVE or use an unsupported encoding.
+    Subclasses ``ValueError``, so ``except ValueError`` catches it too.
     """
 
 
 def check_rate(rate: int, name: str = "rate") -> None:
-    """Raise :class:`ValueError` unless ``rate`` (Hz) is a positive integer."""
+    """Raise ``ValueError`` unless ``rate`` (Hz) is a positive integer."""
     if isinstance(rate, bool) or not isinstance(rate, int | np.integer) or rate <= 0:
         raise ValueError(f"{name} must be a positive integer in Hz, got {rate!r}")
 

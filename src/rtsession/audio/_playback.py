@@ -33,9 +33,9 @@ class PlayedPosition:
 class PlaybackTracker:
     """What has actually been played of each assistant audio part, in milliseconds.
 
-    Whoever plays the audio feeds it: :class:`OutputBuffer` (and so the speaker of
-    :func:`open_speaker`) does it by itself; an app with its own output (a browser, a phone
-    line) calls :meth:`update` with the position its player reports. ``BargeIn`` reads it to
+    Whoever plays the audio feeds it: ``OutputBuffer`` (and so the speaker of
+    ``open_speaker``) does it by itself; an app with its own output (a browser, a phone
+    line) calls ``update`` with the position its player reports. ``BargeIn`` reads it to
     truncate an interrupted item at what the user heard (``conversation.item.truncate``
     ``audio_end_ms``).
 
@@ -74,8 +74,8 @@ class PlaybackTracker:
 
 
 class Playback(Protocol):
-    """A local audio output that ``BargeIn`` can silence: :class:`OutputBuffer`, the speaker
-    of :func:`open_speaker`, or an app's own (a relay to a browser, a phone stream)."""
+    """A local audio output that ``BargeIn`` can silence: ``OutputBuffer``, the speaker
+    of ``open_speaker``, or an app's own (a relay to a browser, a phone stream)."""
 
     @property
     def tracker(self) -> PlaybackTracker:
@@ -91,10 +91,10 @@ class Playback(Protocol):
 @final
 class OutputBuffer:
     """A jitter buffer: takes audio deltas as they arrive, plays them out in order, and
-    reports the played position of each part to a :class:`PlaybackTracker`.
+    reports the played position of each part to a ``PlaybackTracker``.
 
-    The audio is PCM16 mono at ``rate`` Hz. A player pulls fixed blocks with :meth:`read`
-    (silence where nothing is queued); :meth:`flush` drops what is queued at once.
+    The audio is PCM16 mono at ``rate`` Hz. A player pulls fixed blocks with ``read``
+    (silence where nothing is queued); ``flush`` drops what is queued at once.
     ``write`` and ``flush`` may be called from one thread (trio's) while ``read`` runs in
     another (a sound card's callback thread).
 

@@ -49,8 +49,8 @@ def _check_quality(quality: str) -> None:
 class Resampler:
     """A streaming PCM16 sample-rate converter that keeps its filter state across chunks.
 
-    Feed consecutive chunks of one stream to :meth:`process` and call :meth:`flush` at the end;
-    the concatenated outputs are exactly :func:`resample` of the whole stream, however it was
+    Feed consecutive chunks of one stream to ``process`` and call ``flush`` at the end;
+    the concatenated outputs are exactly ``resample`` of the whole stream, however it was
     split, so there are no clicks at chunk edges. Built on ``soxr.ResampleStream`` (libsoxr),
     run in float32 and rounded to PCM16 without dither, so the output is reproducible.
 
@@ -58,8 +58,8 @@ class Resampler:
     the first chunk produces no output and output then arrives in bursts; audio is held back
     by about 21 ms on average and at most about 37 ms (16 <-> 24 kHz, 24 <-> 48 kHz; ~40 ms
     from 44.1 kHz). ``"LQ"`` halves that (about 11 ms, max about 20 ms); ``"VHQ"`` doubles it
-    for some ratios. :attr:`delay_ms` reports what is held back at any moment. When
-    ``from_rate == to_rate`` there is no delay: :meth:`process` returns its input as is.
+    for some ratios. ``delay_ms`` reports what is held back at any moment. When
+    ``from_rate == to_rate`` there is no delay: ``process`` returns its input as is.
 
     Cost: about 12 µs per 20 ms chunk, bytes in and out (16 <-> 24 kHz at HQ, measured on a
     2-vCPU VM; ~7 µs of it in libsoxr, which releases the GIL); pass-through costs 0.1 µs.
@@ -71,7 +71,7 @@ class Resampler:
     Args:
         from_rate: the input sample rate in Hz.
         to_rate: the output sample rate in Hz.
-        quality: a soxr quality recipe, one of :data:`QUALITIES`.
+        quality: a soxr quality recipe, one of ``QUALITIES``.
 
     Raises:
         ValueError: a rate is not a positive integer, or ``quality`` is unknown.
@@ -122,10 +122,10 @@ class Resampler:
         """Convert the next chunk of the stream.
 
         Args:
-            pcm16: mono 16-bit signed little-endian PCM at :attr:`from_rate`, any length.
+            pcm16: mono 16-bit signed little-endian PCM at ``from_rate``, any length.
 
         Returns:
-            Mono PCM16 at :attr:`to_rate`: whatever output is ready, possibly ``b""`` (soxr
+            Mono PCM16 at ``to_rate``: whatever output is ready, possibly ``b""`` (soxr
             holds back up to ~37 ms at ``"HQ"``, see the class docstring). On pass-through
             (equal rates) the input itself, not a copy (converted to ``bytes`` if needed).
         """
@@ -148,7 +148,7 @@ class Resampler:
         half sample left over from odd-length input is discarded.
 
         Returns:
-            Mono PCM16 at :attr:`to_rate`, the rest of the output (``b""`` on pass-through).
+            Mono PCM16 at ``to_rate``, the rest of the output (``b""`` on pass-through).
             Over the whole stream, the output holds ``n * to_rate / from_rate`` samples for
             ``n`` input samples, rounded to the nearest integer (halves up).
         """
@@ -164,15 +164,15 @@ class Resampler:
 def resample(pcm16: BytesLike, from_rate: int, to_rate: int, *, quality: str = "HQ") -> bytes:
     """Convert a whole PCM16 buffer from one sample rate to another.
 
-    For audio that arrives in chunks use :class:`Resampler`: converting chunk by chunk with
+    For audio that arrives in chunks use ``Resampler``: converting chunk by chunk with
     this function restarts the filter each time and clicks at every chunk edge (~35-39 dB
-    SNR on a test tone, against ~88 dB for :class:`Resampler`).
+    SNR on a test tone, against ~88 dB for ``Resampler``).
 
     Args:
         pcm16: mono 16-bit signed little-endian PCM at ``from_rate``, ``2 * n`` bytes.
         from_rate: the input sample rate in Hz.
         to_rate: the output sample rate in Hz.
-        quality: a soxr quality recipe, one of :data:`QUALITIES`.
+        quality: a soxr quality recipe, one of ``QUALITIES``.
 
     Returns:
         Mono PCM16 at ``to_rate``: ``n * to_rate / from_rate`` samples rounded to the nearest

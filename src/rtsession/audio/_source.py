@@ -29,7 +29,7 @@ async def stream_pcm16(
 
     Chunk ``k`` (from 0) is released at ``start + k * chunk_ms`` ms (``start`` being the trio
     clock at the first ``__anext__``; the chunk duration is taken from its whole number of
-    samples), on absolute deadlines with :func:`trio.sleep_until`, so slow consumers or
+    samples), on absolute deadlines with ``trio.sleep_until``, so slow consumers or
     scheduling jitter do not accumulate drift: a consumer that falls
     behind gets the overdue chunks at once and is back on schedule. With ``realtime=False``
     chunks come as fast as they are taken, still with a checkpoint before each one (and at the
@@ -81,26 +81,26 @@ async def stream_wav(
 ) -> AsyncIterator[bytes]:
     """Read a WAV file and yield it as mono PCM16 chunks, paced like a live microphone.
 
-    The file is read (and resampled) in a worker thread with :func:`trio.to_thread.run_sync`
-    before the first chunk, then streamed as :func:`stream_pcm16` does.
+    The file is read (and resampled) in a worker thread with ``trio.to_thread.run_sync``
+    before the first chunk, then streamed as ``stream_pcm16`` does.
 
     Args:
         source: a path, binary file object or ``importlib.resources`` resource; see
-            :func:`read_wav` for the accepted encodings (stereo is downmixed to mono).
+            ``read_wav`` for the accepted encodings (stereo is downmixed to mono).
         rate: the sample rate in Hz to stream at, e.g. the session's input rate; the audio is
-            converted with :class:`Resampler` (soxr HQ, flushed at the end) when the file's
+            converted with ``Resampler`` (soxr HQ, flushed at the end) when the file's
             rate differs. ``None`` streams at the file's own rate.
         chunk_ms: the chunk duration in ms.
         realtime: pace the chunks in real time; ``False`` for as fast as taken.
         trailing_silence_ms: silence streamed after the file, in ms, so a server's voice
-            activity detection sees the utterance end (see :func:`stream_pcm16`).
+            activity detection sees the utterance end (see ``stream_pcm16``).
 
     Yields:
         ``bytes`` chunks of mono PCM16 at ``rate`` (or the file's rate), ``chunk_ms`` long,
         the last possibly shorter.
 
     Raises:
-        AudioFormatError: the file is not a supported WAV (see :func:`read_wav`).
+        AudioFormatError: the file is not a supported WAV (see ``read_wav``).
         OSError: the file cannot be read.
         ValueError: ``rate`` is not a positive integer, the chunk would hold no sample, or
             ``trailing_silence_ms`` is negative.
@@ -127,7 +127,7 @@ def _silence(rate: int, ms: int) -> bytes:
 
 def sample(name: Literal["jfk", "weather-question"]) -> Traversable:
     """A speech clip shipped with rtsession, for examples and tests (pass it to
-    :func:`stream_wav` or :func:`read_wav`).
+    ``stream_wav`` or ``read_wav``).
 
     Args:
         name: ``"jfk"``: 11 s of John F. Kennedy's 1961 inaugural address ("And so, my fellow

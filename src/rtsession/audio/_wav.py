@@ -1,6 +1,6 @@
 """WAV file reading and writing (mono PCM16 in, mono PCM16 out).
 
-Integer PCM goes through the stdlib :mod:`wave` module. Python 3.11's ``wave`` refuses
+Integer PCM goes through the stdlib ``wave`` module. Python 3.11's ``wave`` refuses
 ``WAVE_FORMAT_IEEE_FLOAT`` (3) and ``WAVE_FORMAT_EXTENSIBLE`` (0xFFFE), so those are read by the
 small RIFF chunk parser below (Microsoft "Multimedia Programming Interface and Data
 Specifications 1.0", RIFF/WAVE ``fmt `` and ``data`` chunks; ``WAVEFORMATEXTENSIBLE``).
@@ -36,11 +36,11 @@ from ._pcm import (
 __all__ = ["WavEncoding", "WavSource", "read_wav", "write_wav"]
 
 WavEncoding: TypeAlias = Literal["pcm16", "pcmu", "pcma"]
-"""How :func:`write_wav` stores the samples: 16-bit PCM, or G.711 mu-law / A-law (8 bits)."""
+"""How ``write_wav`` stores the samples: 16-bit PCM, or G.711 mu-law / A-law (8 bits)."""
 
 WavSource: TypeAlias = str | os.PathLike[str] | BinaryIO | Traversable
 """A WAV to read: a path, a binary file object open for reading, or an
-:mod:`importlib.resources` resource (e.g. ``files("rtsession") / "_data" / "jfk.wav"``)."""
+``importlib.resources`` resource (e.g. ``files("rtsession") / "_data" / "jfk.wav"``)."""
 
 _WAVE_FORMAT_PCM: Final = 0x0001
 _WAVE_FORMAT_IEEE_FLOAT: Final = 0x0003
@@ -69,7 +69,7 @@ def read_wav(source: WavSource) -> tuple[bytes, int]:
 
     Args:
         source: a path, a binary file object (read from its current position to the end, not
-            closed), or an :mod:`importlib.resources` ``Traversable``.
+            closed), or an ``importlib.resources`` ``Traversable``.
 
     Returns:
         ``(pcm16, rate)``: mono 16-bit signed little-endian PCM bytes (``2 * frames`` bytes)

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_timeline(recording: Recording, out: TextIO) -> None:
-    """Write :func:`format_timeline` lines to ``out``."""
+    """Write ``format_timeline`` lines to ``out``."""
     for line in format_timeline(recording):
         print(line, file=out)
 

@@ -1,13 +1,13 @@
-"""One WebSocket connection of the local server: the I/O around a :class:`ServerSession`.
+"""One WebSocket connection of the local server: the I/O around a ``ServerSession``.
 
 A connection runs a reader task (frames in, decoded, handed to the session), a writer task
 (server messages out, encoded), and one task per job the session asks for: a transcription or
 a synthesis through the shared speech worker, or a response's event stream. Speech being
 transcribed as it arrives has one task per utterance, fed its audio in order through a
-channel (the :class:`Listen`, :class:`Hear` and :class:`Forget` jobs are handled at once, in
+channel (the ``Listen``, ``Hear`` and ``Forget`` jobs are handled at once, in
 the order the session gave them).
 
-Every server message goes through one :class:`Outbox`, filled synchronously by whoever ran the
+Every server message goes through one ``Outbox``, filled synchronously by whoever ran the
 session, so the wire order is exactly the order the session produced. The outbox is unbounded
 but has a high-water mark: response streams and the reader wait below it, so a slow client
 slows the server down instead of growing its memory.
@@ -53,11 +53,11 @@ logger = logging.getLogger("rtsession.local")
 
 
 class Outbox:
-    """The ordered queue of server messages (and a :class:`Close`, which ends the stream)
+    """The ordered queue of server messages (and a ``Close``, which ends the stream)
     between the session and the writer task.
 
     Args:
-        high_water: the backlog (in messages) at which :meth:`wait_writable` starts waiting.
+        high_water: the backlog (in messages) at which ``wait_writable`` starts waiting.
     """
 
     def __init__(self, high_water: int = HIGH_WATER) -> None:
@@ -127,7 +127,7 @@ class _Connection:
         self._listening: dict[str, _Listening] = {}
 
     def act(self, action: Callable[[ServerSession], Step]) -> None:
-        """Run ``action`` on the session and apply its step (for :class:`OpenConnections`)."""
+        """Run ``action`` on the session and apply its step (for ``OpenConnections``)."""
         self.apply(action(self._session))
 
     def apply(self, step: Step) -> None:
@@ -224,7 +224,7 @@ class _Connection:
 
     async def write(self) -> None:
         """Messages out, as the dialect's service sends them, until the client goes away or
-        a :class:`Close` comes. Messages the dialect does not carry (e.g.
+        a ``Close`` comes. Messages the dialect does not carry (e.g.
         ``rate_limits.updated`` on a format without it, or an item holding content it has no
         place for) are left out."""
         carried = self._codec.server_types

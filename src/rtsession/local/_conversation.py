@@ -60,7 +60,7 @@ class Entry:
 
     @property
     def audio_ms(self) -> int:
-        """The duration of :attr:`audio`, in ms (floor)."""
+        """The duration of ``audio``, in ms (floor)."""
         return len(self.audio) // 2 * 1000 // self.rate
 
     def with_audio(self) -> m.ConversationItem:

@@ -8,8 +8,8 @@ downloaded at run time:
   model and dictionary shipped in the wheel. It holds the GIL while decoding (about 0.1-0.4 s
   of CPU per second of audio), so the server runs it in a worker process.
 - ``espeakng-loader``: ``libespeak-ng`` 1.52 and its data, called through ctypes in a
-  short-lived helper process (see :class:`EspeakNgTTS` for why).
-- ``soxr`` (through :mod:`rtsession.audio`): sample-rate conversion.
+  short-lived helper process (see ``EspeakNgTTS`` for why).
+- ``soxr`` (through ``rtsession.audio``): sample-rate conversion.
 
 The untyped third-party modules are imported with ``# type: ignore[import-untyped]`` and used
 only inside the typed wrappers below.
@@ -54,7 +54,7 @@ def webrtc_mode(threshold: float) -> int:
 
 
 class WebRtcVad(FramedVad):
-    """A :class:`~rtsession.local._speech.VoiceActivityDetector` on the WebRTC VAD.
+    """A ``VoiceActivityDetector`` on the WebRTC VAD.
 
     It classifies 20 ms frames at 8, 16, 32 or 48 kHz; other input rates (OpenAI's 24 kHz)
     are converted to 16 kHz by a streaming soxr resampler (quality ``"LQ"``, which holds back
@@ -64,7 +64,7 @@ class WebRtcVad(FramedVad):
 
     Args:
         settings: turn-detection parameters; ``threshold`` picks the aggressiveness mode
-            (:func:`webrtc_mode`).
+            (``webrtc_mode``).
         sample_rate: the input rate in Hz.
     """
 
@@ -122,7 +122,7 @@ class PocketSphinxSTT:
 
     Deterministic: every utterance starts from the same feature state (``reinit_feat`` before
     ``start_utt``), so the same audio gives the same transcript whatever was decoded before.
-    :meth:`transcribe` decodes the whole audio in one batch, with the cepstral mean of the
+    ``transcribe`` decodes the whole audio in one batch, with the cepstral mean of the
     whole (the most accurate mode: a live first-pass decode of an old recording came out
     mostly wrong), which is why the server decodes an utterance segment by segment.
 
@@ -269,7 +269,7 @@ class EspeakNgTTS:
         """Speak ``text``; see ``TextToSpeech.synthesize``.
 
         Raises:
-            ValueError: ``rate`` is not positive, or espeak-ng has no voice :attr:`voice`.
+            ValueError: ``rate`` is not positive, or espeak-ng has no voice ``voice``.
             RuntimeError: the helper process failed.
         """
         if rate <= 0:

@@ -2,11 +2,11 @@
 
 The shared state machine (``_session.py``) follows OpenAI's service; the Gemini codec maps
 its messages onto Gemini frames (``docs/gemini.md``, "Server direction"). What the Gemini
-service does differently is a set of :class:`~._config.ServiceRules`, :data:`GEMINI_RULES`
+service does differently is a set of ``ServiceRules``, ``GEMINI_RULES``
 (reference: gemini-live.md sections 3 to 5):
 
 - It says nothing until the client's ``setup``, which must come first, and answers it with
-  ``setupComplete`` (:class:`~rtsession.messages.SessionCreated`).
+  ``setupComplete`` (``SessionCreated``).
 - It answers by itself at the end of a push-to-talk turn (``activityEnd``) and once every
   function call has its ``toolResponse``; ``audioStreamEnd`` ends the speech in progress
   (the turn detector's turn); a request to answer while it is answering is ignored.

@@ -6,12 +6,12 @@ The rules, first match wins (docs/local-server.md, "Replies", has the same table
    ``say "..."`` (any quotes): say the quoted text.
 2. The last item of the context, skipping system messages, decides:
 
-   - a ``function_call_output``: answer from its JSON output (:func:`answer_from_output`);
+   - a ``function_call_output``: answer from its JSON output (``answer_from_output``);
    - a ``function_call`` without output: "I am waiting for the result of NAME.";
    - an assistant message: "Is there anything else I can help you with?";
    - nothing: "Hello! How can I help you today?";
    - a user message: its text (``input_text`` parts and audio transcripts) goes through the
-     tool rule (:func:`choose_tool`), then the phrase table :data:`PHRASES`, then the echo
+     tool rule (``choose_tool``), then the phrase table ``PHRASES``, then the echo
      "You said: TEXT." ("Sorry, I did not catch that." when there is no text; an image with
      no text gets "I see an image, but I cannot describe images.").
 
@@ -89,7 +89,7 @@ PHRASES: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"\b(?:your name|who are you)\b"), "I am the rtsession local server."),
 )
 """The phrase table: (pattern over the normalized words, reply). ``{in_place}`` becomes
-``" in Place"`` when the text names a place after "in" or "at" (see :func:`place_in`), else
+``" in Place"`` when the text names a place after "in" or "at" (see ``place_in``), else
 nothing."""
 
 
@@ -235,7 +235,7 @@ def function_arguments(tool: m.FunctionTool, text: str) -> str:
     - with an ``enum``: the first value the text says, else left out;
     - a string named ``location``, ``city``, ``place``, ``town``, ``country``, ``region``,
       ``destination``, ``where``, ``address`` or ending in ``location`` / ``city``: the place
-      after "in" or "at" (:func:`place_in`);
+      after "in" or "at" (``place_in``);
     - a string named ``query``, ``text``, ``question``, ``message``, ``prompt``, ``input``,
       ``q`` or ``search``: the whole text;
     - an integer or number: the first number in the text, in digits or words;

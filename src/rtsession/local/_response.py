@@ -166,9 +166,9 @@ class ResponseRun:
     """The events of one response, handed out group by group, and its close-out on cancel.
 
     Created by the session for each ``response.create`` (or server-VAD turn). The session
-    calls :meth:`plan` with the reply once the context's transcriptions are done, then
-    :meth:`set_audio` with the spoken reply when the reply is speech, then
-    :meth:`next_batch` until it returns nothing. :meth:`cancel` and :meth:`fail` end it early
+    calls ``plan`` with the reply once the context's transcriptions are done, then
+    ``set_audio`` with the spoken reply when the reply is speech, then
+    ``next_batch`` until it returns nothing. ``cancel`` and ``fail`` end it early
     with exactly what was sent so far.
 
     Messages carry no ``message_id``; the session stamps event ids as it sends them.
@@ -255,7 +255,7 @@ class ResponseRun:
 
         Returns:
             The text to speak when the reply is speech in audio mode (then
-            :meth:`set_audio` must follow), else ``None`` (streaming may start).
+            ``set_audio`` must follow), else ``None`` (streaming may start).
         """
         self._reply = reply
         if isinstance(reply, CallFunction):

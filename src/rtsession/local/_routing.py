@@ -1,9 +1,9 @@
 """Which dialect a WebSocket request speaks: routing by request path and headers, as the
 services do.
 
-A :class:`Dialect` is a wire format (its codec, used in the server directions) plus the
-session a connection of that format starts with. A :class:`Route` binds a path, and optionally
-header values, to a dialect. Adding a dialect is adding a route to :data:`DEFAULT_ROUTES`; the
+A ``Dialect`` is a wire format (its codec, used in the server directions) plus the
+session a connection of that format starts with. A ``Route`` binds a path, and optionally
+header values, to a dialect. Adding a dialect is adding a route to ``DEFAULT_ROUTES``; the
 session state machine is shared, because the codecs normalize every format to the same
 messages (a dialect's ``adapt`` reports them as its service does, and its ``rules`` say where
 the service behaves differently, as Gemini Live's do).
@@ -150,12 +150,12 @@ DEFAULT_ROUTES: Final = (
     Route("/openai/realtime", OPENAI_BETA),
     *(Route(path, GEMINI) for path in GEMINI_PATHS),
 )
-"""The routes :func:`~rtsession.local.serve_local` serves: the OpenAI endpoint as the SDK dials
+"""The routes ``serve_local`` serves: the OpenAI endpoint as the SDK dials
 it (``/v1/realtime?model=...``), GA without an ``OpenAI-Beta`` header and beta with
 ``OpenAI-Beta: realtime=v1``; the Azure GA path (``/openai/v1/realtime``, GA only); and the Azure
 preview path (``/openai/realtime?api-version=...&deployment=...``), beta with or without the
 header, as Azure's preview endpoint speaks only beta. Another ``OpenAI-Beta`` value gets HTTP
-400. Gemini Live is served at every path of :data:`GEMINI_PATHS`."""
+400. Gemini Live is served at every path of ``GEMINI_PATHS``."""
 
 
 @attrs.frozen
@@ -185,7 +185,7 @@ def resolve(
         headers: the request headers as trio-websocket gives them.
 
     Returns:
-        A :class:`Match`, or a :class:`Rejection`: 404 for an unknown path, 400 when the path
+        A ``Match``, or a ``Rejection``: 404 for an unknown path, 400 when the path
         exists but no dialect there accepts the headers.
     """
     raw_path, mark, raw_query = target.partition("?")

@@ -236,15 +236,15 @@ async def serve_local(
         host: the address to bind; the default keeps the server on loopback.
         port: the TCP port; 0 lets the system pick a free one.
         engines: the speech engines; ``None`` means the real ones
-            (:func:`~rtsession.local.default_engines`, needs the ``local`` extra);
-            :func:`~rtsession.local.protocol_only_engines` does no speech work (benchmarks,
+            (``default_engines``, needs the ``local`` extra);
+            ``protocol_only_engines`` does no speech work (benchmarks,
             protocol tests).
         speech_processes: worker processes for the real engines (ignored by engines that run
             inline).
         ssl_context: serve ``wss://`` with this server-side TLS context (the official
             ``google-genai`` SDK dials nothing else; ``docs/local-server.md`` shows a
             throwaway certificate made with ``trustme``); ``None``: plain ``ws://``.
-        task_status: reports the :class:`LocalServer` once it accepts connections, after the
+        task_status: reports the ``LocalServer`` once it accepts connections, after the
             speech models are loaded.
 
     Raises:
@@ -297,13 +297,13 @@ async def open_local_server(
 ) -> AsyncIterator[LocalServer]:
     """Run the local server for the duration of an ``async with`` block (tests, demos).
 
-    Takes the arguments of :func:`serve_local`; the server is ready when the block starts and
+    Takes the arguments of ``serve_local``; the server is ready when the block starts and
     stopped, with its connections and worker processes, when it ends. An exception from the
     block, or the server's own failure, propagates as itself, not in an ``ExceptionGroup``
     (the block's wins when both fail).
 
     Yields:
-        The :class:`LocalServer`.
+        The ``LocalServer``.
     """
     require_trio("open_local_server")
     body_error: BaseException | None = None

@@ -1,7 +1,7 @@
 """The per-connection protocol state machine of the local server (sans-I/O).
 
-:class:`ServerSession` takes decoded client messages and returns a :class:`Step`: the server
-messages to send, in order, and the :data:`Job` s (speech work, streaming) the I/O layer runs
+``ServerSession`` takes decoded client messages and returns a ``Step``: the server
+messages to send, in order, and the ``Job`` s (speech work, streaming) the I/O layer runs
 and reports back. It holds the session configuration, the conversation, the input audio buffer
 with its turn detector, and the responses in progress. It never awaits anything, so every
 behaviour here is testable without sockets or a speech worker.
@@ -57,13 +57,13 @@ def _close_reason(message: str) -> str:
 
 @attrs.frozen
 class Transcribe:
-    """Job: transcribe an item's audio, then call :meth:`ServerSession.transcribed`.
+    """Job: transcribe an item's audio, then call ``ServerSession.transcribed``.
 
     Attributes:
         item_id: the item.
         audio: its audio, PCM16 at ``rate`` Hz.
         rate: the sample rate.
-        live: the item was being transcribed as it was spoken (:class:`Listen`): ``audio``
+        live: the item was being transcribed as it was spoken (``Listen``): ``audio``
             starts where that transcription's audio started; finish it with the rest of
             ``audio`` instead of starting over.
     """
@@ -77,7 +77,7 @@ class Transcribe:
 @attrs.frozen
 class Listen:
     """Job: start transcribing the user's speech as it arrives, for item ``item_id`` (the
-    audio follows in :class:`Hear` jobs); call :meth:`ServerSession.heard` with each new
+    audio follows in ``Hear`` jobs); call ``ServerSession.heard`` with each new
     hypothesis."""
 
     item_id: str
@@ -86,7 +86,7 @@ class Listen:
 
 @attrs.frozen
 class Hear:
-    """Job: the next audio of a :class:`Listen` transcription, in order."""
+    """Job: the next audio of a ``Listen`` transcription, in order."""
 
     item_id: str
     audio: bytes = attrs.field(repr=lambda audio: f"<{len(audio)} bytes>")
@@ -94,7 +94,7 @@ class Hear:
 
 @attrs.frozen
 class Forget:
-    """Job: drop a :class:`Listen` transcription without a result (the speech was cleared
+    """Job: drop a ``Listen`` transcription without a result (the speech was cleared
     or committed by hand)."""
 
     item_id: str
@@ -102,7 +102,7 @@ class Forget:
 
 @attrs.frozen
 class Synthesize:
-    """Job: speak a response's reply, then call :meth:`ServerSession.synthesized`."""
+    """Job: speak a response's reply, then call ``ServerSession.synthesized``."""
 
     response_id: str
     text: str
@@ -111,7 +111,7 @@ class Synthesize:
 
 @attrs.frozen
 class Stream:
-    """Job: call :meth:`ServerSession.stream` until it returns no message, sending each step."""
+    """Job: call ``ServerSession.stream`` until it returns no message, sending each step."""
 
     response_id: str
 
@@ -249,7 +249,7 @@ class ServerSession:
         return self._take()
 
     def heard(self, item_id: str, hypothesis: str) -> Step:
-        """A :class:`Listen` transcription has a new hypothesis: send the words that will not
+        """A ``Listen`` transcription has a new hypothesis: send the words that will not
         change any more as a transcription delta (input transcription on)."""
         live = self._live.get(item_id)
         if live is not None and self._reporting:
@@ -263,7 +263,7 @@ class ServerSession:
         return self._take()
 
     def transcribed(self, item_id: str, transcript: str) -> Step:
-        """A :class:`Transcribe` job finished: report it (input transcription on), in
+        """A ``Transcribe`` job finished: report it (input transcription on), in
         sentence case with end punctuation, and let the responses waiting for it go on."""
         live = self._live.pop(item_id, None)
         if live is None:
@@ -279,7 +279,7 @@ class ServerSession:
         return self._take()
 
     def transcription_failed(self, item_id: str, reason: str) -> Step:
-        """A :class:`Transcribe` job failed: ``…input_audio_transcription.failed`` (input
+        """A ``Transcribe`` job failed: ``…input_audio_transcription.failed`` (input
         transcription on); the item counts as silent for the reply rules."""
         entry = self._pending.pop(item_id, None)
         if entry is not None:
@@ -298,7 +298,7 @@ class ServerSession:
         return self._take()
 
     def synthesized(self, response_id: str, pcm16: bytes) -> Step:
-        """A :class:`Synthesize` job finished: the response can stream (if still running)."""
+        """A ``Synthesize`` job finished: the response can stream (if still running)."""
         run = self._responses.get(response_id)
         if run is not None and run.phase is Phase.WAITING_AUDIO:
             run.set_audio(pcm16)
@@ -306,7 +306,7 @@ class ServerSession:
         return self._take()
 
     def synthesis_failed(self, response_id: str) -> Step:
-        """A :class:`Synthesize` job failed: the response ends with status ``failed``."""
+        """A ``Synthesize`` job failed: the response ends with status ``failed``."""
         run = self._responses.get(response_id)
         if run is not None:
             self._emit(*run.fail("speech_engine_failed"))

@@ -1,16 +1,16 @@
 """Speech engine interfaces of the local server, and the protocol-only engines.
 
-The local server turns incoming audio into turns with a :class:`VoiceActivityDetector`, the
-turns into text with a :class:`SpeechToText`, and its reply text into audio with a
-:class:`TextToSpeech`. A :class:`SpeechEngines` bundle carries one of each; the server takes
-the bundle and runs the slow parts through :func:`rtsession.local._worker.open_speech_worker`.
+The local server turns incoming audio into turns with a ``VoiceActivityDetector``, the
+turns into text with a ``SpeechToText``, and its reply text into audio with a
+``TextToSpeech``. A ``SpeechEngines`` bundle carries one of each; the server takes
+the bundle and runs the slow parts through ``rtsession.local._worker.open_speech_worker``.
 
 Two bundles are built in:
 
-- :func:`default_engines` -- real speech: the WebRTC VAD, pocketsphinx with its bundled en-us
+- ``default_engines`` -- real speech: the WebRTC VAD, pocketsphinx with its bundled en-us
   model, espeak-ng from the ``espeakng-loader`` wheel. All from pip (the ``local`` extra), with
   bundled models; nothing is downloaded at run time.
-- :func:`protocol_only_engines` -- no speech work, for benchmarks and protocol tests: an
+- ``protocol_only_engines`` -- no speech work, for benchmarks and protocol tests: an
   energy gate for VAD, transcripts from a fixed table chosen by the utterance's duration, and a
   sine tone whose length is proportional to the text.
 
@@ -41,7 +41,7 @@ __all__ = [
 class SpeechEngineUnavailableError(RTSessionError, ImportError):
     """The packages of the real speech engines are not installed.
 
-    Raised by :func:`default_engines`; the message names the missing modules and the install
+    Raised by ``default_engines``; the message names the missing modules and the install
     command (``pip install '.[local]' in a checkout``).
     """
 
@@ -51,7 +51,7 @@ class SpeechEngines:
     """The speech engines the local server uses.
 
     Attributes:
-        vad_factory: creates one :class:`VoiceActivityDetector` per stream; runs inline.
+        vad_factory: creates one ``VoiceActivityDetector`` per stream; runs inline.
         stt: speech-to-text; picklable when ``offload`` is true.
         tts: text-to-speech; picklable when ``offload`` is true.
         offload: run ``stt`` and ``tts`` in worker processes (true for real engines, which hold
@@ -78,7 +78,7 @@ def default_engines() -> SpeechEngines:
 
     Returns:
         ``SpeechEngines(WebRtcVad, PocketSphinxSTT(), EspeakNgTTS(), offload=True)`` from
-        :mod:`rtsession.local._engines`.
+        ``rtsession.local._engines``.
 
     Raises:
         SpeechEngineUnavailableError: a package of the ``local`` extra is missing; the message
@@ -103,6 +103,6 @@ def default_engines() -> SpeechEngines:
 
 
 def protocol_only_engines() -> SpeechEngines:
-    """Engines that do no speech work, for benchmarks: :class:`EnergyVad`, :class:`TableSTT`,
-    :class:`ToneTTS`, run inline (microseconds per call, no worker processes)."""
+    """Engines that do no speech work, for benchmarks: ``EnergyVad``, ``TableSTT``,
+    ``ToneTTS``, run inline (microseconds per call, no worker processes)."""
     return SpeechEngines(EnergyVad, TableSTT(), ToneTTS(), offload=False)

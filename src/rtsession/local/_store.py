@@ -59,9 +59,9 @@ class Snapshot:
 class SessionStore:
     """Snapshots of a server's resumable sessions, by handle.
 
-    Each session keeps its :data:`HANDLES_PER_SESSION` latest handles (a client resumes
+    Each session keeps its ``HANDLES_PER_SESSION`` latest handles (a client resumes
     with the latest it received; a connection that ended early may not have delivered the
-    very latest), and at most :data:`MAX_SESSIONS` sessions are kept, the least recently
+    very latest), and at most ``MAX_SESSIONS`` sessions are kept, the least recently
     saved forgotten first. Handles are ``<lineage>.<n>``.
     """
 

@@ -56,7 +56,7 @@ class LiveTranscript:
 
     def finish(self, hypothesis: str) -> tuple[str, str]:
         """The last delta and the whole transcript, from the final hypothesis: every word
-        sent, then the final hypothesis's words after them, as a :func:`sentence`. The last
+        sent, then the final hypothesis's words after them, as a ``sentence``. The last
         delta is the transcript past what was sent (its end, with the punctuation)."""
         words = hypothesis.split()
         full = sentence([*self._sent, *words[len(self._sent) :]])
@@ -73,7 +73,7 @@ class LiveTranscript:
 
 
 def _join(words: list[str]) -> str:
-    """Words as :func:`sentence` would start them (first capitalised), without the end."""
+    """Words as ``sentence`` would start them (first capitalised), without the end."""
     if not words:
         return ""
     first = words[0]

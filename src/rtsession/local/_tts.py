@@ -15,7 +15,7 @@ __all__ = ["TextToSpeech", "ToneTTS"]
 class TextToSpeech(Protocol):
     """Text-to-speech for the server's replies.
 
-    Synchronous and picklable, like :class:`SpeechToText` (the speech worker runs it in
+    Synchronous and picklable, like ``SpeechToText`` (the speech worker runs it in
     another process); an optional ``warm_up()`` is called when a worker process starts.
     """
 
@@ -38,7 +38,7 @@ class ToneTTS:
 
     ``len(text) * ms_per_char`` ms of a ``frequency_hz`` tone at ``amplitude`` (fraction of
     full scale), with 5 ms fades; the default 60 ms per character is about espeak-ng's pace at
-    175 words per minute. Deterministic, and loud enough (-12 dBFS) for :class:`EnergyVad`.
+    175 words per minute. Deterministic, and loud enough (-12 dBFS) for ``EnergyVad``.
     """
 
     frequency_hz: float = 440.0
@@ -50,7 +50,7 @@ class ToneTTS:
         return len(text) * self.ms_per_char
 
     def synthesize(self, text: str, rate: int) -> bytes:
-        """A tone of :meth:`duration_ms` at ``rate`` Hz, as PCM16."""
+        """A tone of ``duration_ms`` at ``rate`` Hz, as PCM16."""
         if rate <= 0:
             raise ValueError(f"rate must be a positive integer, got {rate!r}")
         n = self.duration_ms(text) * rate // 1000

@@ -99,7 +99,7 @@ class SpeechStopped:
 
 
 VadEvent: TypeAlias = SpeechStarted | SpeechStopped
-"""What a :class:`VoiceActivityDetector` reports."""
+"""What a ``VoiceActivityDetector`` reports."""
 
 
 class VoiceActivityDetector(Protocol):
@@ -107,10 +107,10 @@ class VoiceActivityDetector(Protocol):
 
     One detector follows one audio stream (one connection). It is a synchronous, cheap state
     machine (microseconds per 20 ms frame) that the server calls inline on the event loop. It
-    decides on :data:`FRAME_MS` frames, so positions are multiples of 20 ms, counted from the
+    decides on ``FRAME_MS`` frames, so positions are multiples of 20 ms, counted from the
     samples received: exact sample positions at the stream's rate, not wall-clock times.
 
-    Create detectors with a :data:`VadFactory` (``factory(settings, sample_rate)``). To change
+    Create detectors with a ``VadFactory`` (``factory(settings, sample_rate)``). To change
     settings mid-stream, create a new detector and add the current position (ms of audio
     received so far) to its positions.
     """
@@ -129,7 +129,7 @@ class VoiceActivityDetector(Protocol):
         """Feed the next chunk of the stream.
 
         Args:
-            pcm16: mono PCM16 at :attr:`sample_rate`, any length (an odd trailing byte is kept
+            pcm16: mono PCM16 at ``sample_rate``, any length (an odd trailing byte is kept
                 for the next chunk).
 
         Returns:
@@ -234,9 +234,9 @@ class _Segmenter:
 class FramedVad:
     """Base of the built-in detectors: framing, clock and the server_vad state machine.
 
-    Subclasses decide one frame at a time in :meth:`_is_speech`. The frames are
-    :data:`FRAME_MS` long at :attr:`frame_rate` (the input rate unless a subclass whose
-    classifier needs another rate passes ``frame_rate`` and a :class:`StreamResampler` to it).
+    Subclasses decide one frame at a time in ``_is_speech``. The frames are
+    ``FRAME_MS`` long at ``frame_rate`` (the input rate unless a subclass whose
+    classifier needs another rate passes ``frame_rate`` and a ``StreamResampler`` to it).
 
     Raises:
         ValueError: a rate is not a positive multiple of 50 Hz (20 ms of whole samples).
@@ -294,7 +294,7 @@ class FramedVad:
         return self._received_bytes // 2 * 1000 // self._rate
 
     def process(self, pcm16: bytes) -> list[VadEvent]:
-        """Feed the next chunk; see :meth:`VoiceActivityDetector.process`."""
+        """Feed the next chunk; see ``VoiceActivityDetector.process``."""
         self._received_bytes += len(pcm16)
         if self._resampler is not None:
             data = self._resampler.process(pcm16)
@@ -306,7 +306,7 @@ class FramedVad:
         return self._decide_frames()
 
     def flush(self) -> list[VadEvent]:
-        """Decide on the audio held back; see :meth:`VoiceActivityDetector.flush`."""
+        """Decide on the audio held back; see ``VoiceActivityDetector.flush``."""
         if self._resampler is not None:
             self._pending += self._resampler.flush()
         events = self._decide_frames()
@@ -322,7 +322,7 @@ class FramedVad:
         return events
 
     def reset(self) -> None:
-        """Forget speech in progress; see :meth:`VoiceActivityDetector.reset`."""
+        """Forget speech in progress; see ``VoiceActivityDetector.reset``."""
         self._segmenter.reset(self._frame_start_ms(self._frames))
 
     def _frame_start_ms(self, index: int) -> int:

@@ -1,10 +1,10 @@
 """Speech work off the event loop: an async facade over speech engines in worker processes.
 
 pocketsphinx holds the GIL while it decodes (hundreds of ms for a turn), so running it in a
-thread would stall every other task of the server's trio loop. :func:`open_speech_worker`
+thread would stall every other task of the server's trio loop. ``open_speech_worker``
 runs speech-to-text and text-to-speech in separate processes with ``trio-parallel`` (the trio
 ecosystem's process pool) and keeps each process warm: engines cache their models per
-process, so only the first call in a process loads them, and :func:`open_speech_worker` makes
+process, so only the first call in a process loads them, and ``open_speech_worker`` makes
 that call up front.
 
 Each worker process is a *lane* with one job at a time; a call goes to the least busy lane.
@@ -124,9 +124,9 @@ class _InlineLane:
 
 
 class SpeechWorker:
-    """Async access to a :class:`SpeechEngines` bundle's speech-to-text and text-to-speech.
+    """Async access to a ``SpeechEngines`` bundle's speech-to-text and text-to-speech.
 
-    Created by :func:`open_speech_worker`. Any number of tasks may call it concurrently; calls
+    Created by ``open_speech_worker``. Any number of tasks may call it concurrently; calls
     queue for the worker processes. A call that has reached a worker process finishes before a
     cancellation takes effect (at most one decode, ~0.1-0.4 s per second of audio), so the
     process and its warm models survive.
@@ -185,7 +185,7 @@ async def open_speech_worker(
 
     With ``engines.offload`` (the real engines) this starts ``processes`` worker processes
     (``trio-parallel``, ``spawn`` start method: each is a fresh interpreter that imports the
-    engines' modules; as with :mod:`multiprocessing`, a script that opens the worker must
+    engines' modules; as with ``multiprocessing``, a script that opens the worker must
     guard its entry point with ``if __name__ == "__main__":``). The processes ignore SIGINT
     and SIGTERM (a signal to the process group stops the server, which stops them) and live
     until the block exits, which waits for calls in progress. Without ``offload`` no process
@@ -199,7 +199,7 @@ async def open_speech_worker(
             real engines), so the first call does not pay for it.
 
     Yields:
-        The :class:`SpeechWorker`.
+        The ``SpeechWorker``.
 
     Raises:
         ValueError: ``processes`` is less than 1.

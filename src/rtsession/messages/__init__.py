@@ -1,8 +1,8 @@
 """The provider-agnostic vocabulary: client and server messages, conversation items, content
-parts, :class:`SessionOptions` and usage.
+parts, ``SessionOptions`` and usage.
 
 Frozen attrs classes with no I/O. Class names follow the OpenAI GA event names in CamelCase
-(``input_audio_buffer.append`` is :class:`InputAudioBufferAppend`); see ``docs/messages.md`` for
+(``input_audio_buffer.append`` is ``InputAudioBufferAppend``); see ``docs/messages.md`` for
 the full mapping. Audio travels as ``bytes`` of 16-bit little-endian PCM; base64 exists only
 inside the codecs.
 """

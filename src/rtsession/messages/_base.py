@@ -33,7 +33,7 @@ def frozen_bytes(value: bytes | bytearray | memoryview) -> bytes:
 
 
 def frozen_optional_bytes(value: bytes | bytearray | memoryview | None) -> bytes | None:
-    """:func:`frozen_bytes`, keeping ``None``."""
+    """``frozen_bytes``, keeping ``None``."""
     return None if value is None else frozen_bytes(value)
 
 
@@ -42,7 +42,7 @@ class Disabled:
     """An explicitly switched-off setting, where ``None`` means "not specified".
 
     The wire writes it as ``null`` (e.g. ``audio.input.turn_detection: null`` selects
-    push-to-talk). Use the :data:`DISABLED` singleton.
+    push-to-talk). Use the ``DISABLED`` singleton.
     """
 
     def __repr__(self) -> str:
@@ -86,7 +86,7 @@ class RawClientMessage(ClientMessage):
 
     Raises:
         ValueError: ``payload`` is not a dict (a JSON object). The OpenAI codecs also refuse
-            one without a string ``type`` (:class:`~rtsession.EncodeError` at ``send``);
+            one without a string ``type`` (``EncodeError`` at ``send``);
             Gemini Live's frames have none (``{"realtimeInput": ...}``).
     """
 

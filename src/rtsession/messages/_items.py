@@ -61,7 +61,7 @@ class InputImage:
 
     Attributes:
         image_url: a ``data:`` URL (``data:image/png;base64,...``); build one with
-            :meth:`from_bytes`.
+            ``from_bytes``.
         detail: ``"auto"``, ``"low"`` or ``"high"``.
     """
 
@@ -130,7 +130,7 @@ class FunctionCallItem:
     Attributes:
         name: the function name.
         arguments: the arguments as a JSON string (possibly invalid JSON; validate it).
-        call_id: pairs the call with its :class:`FunctionCallOutputItem`.
+        call_id: pairs the call with its ``FunctionCallOutputItem``.
     """
 
     name: str
@@ -145,7 +145,7 @@ class FunctionCallOutputItem:
     """The result of a function call, sent back by the app (``type: "function_call_output"``).
 
     Attributes:
-        call_id: the ``call_id`` of the :class:`FunctionCallItem` it answers.
+        call_id: the ``call_id`` of the ``FunctionCallItem`` it answers.
         output: the result, usually a JSON string.
     """
 

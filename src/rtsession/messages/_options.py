@@ -2,13 +2,14 @@
 
 Models the GA session object (OpenAI ``session.update`` / ``session.created``, the SDK's
 ``RealtimeSessionCreateRequest``) in provider-agnostic terms. Every field is
-optional: ``None`` means "not specified" (not sent, or not reported), :data:`DISABLED` means
+optional: ``None`` means "not specified" (not sent, or not reported), ``DISABLED`` means
 "explicitly off" (the wire's ``null``).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeAlias
+from collections.abc import Callable
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
@@ -39,6 +40,25 @@ __all__ = [
 SessionKind: TypeAlias = Literal["conversation", "transcription"]
 
 
+def _optional(*kinds: type[Any]) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A validator: the field is ``None`` or of one of ``kinds`` (``bool`` is no number)."""
+
+    def check(options: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is None or (isinstance(value, kinds) and not isinstance(value, bool)):
+            return
+        names = " or ".join(kind.__name__ for kind in kinds)
+        raise TypeError(
+            f"{type(options).__name__}.{attribute.name} must be {names} or None, "
+            f"not {value!r} ({type(value).__name__})"
+        )
+
+    return check
+
+
+_OPTIONAL_TEXT: Final = _optional(str)
+_OPTIONAL_NUMBER: Final = _optional(int, float)
+
+
 @attrs.frozen(kw_only=True)
 class AudioFormat:
     """An audio encoding (GA ``audio.input.format`` / ``audio.output.format``).
@@ -60,6 +80,9 @@ class AudioFormat:
     def _check_rate(self, _: attrs.Attribute[int | None], rate: int | None) -> None:
         if rate is not None and self.type != "audio/pcm":
             raise ValueError(f"{self.type} has a fixed rate of 8000 Hz; leave rate unset")
+
+
+_OPTIONAL_FORMAT: Final = _optional(AudioFormat)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +148,7 @@ class SemanticVad:
 
 
 TurnDetection: TypeAlias = ServerVad | SemanticVad | Disabled
-"""How turns are detected; :data:`DISABLED` is push-to-talk (commit by hand)."""
+"""How turns are detected; ``DISABLED`` is push-to-talk (commit by hand)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -194,7 +217,7 @@ class OpenAISessionOptions:
     """OpenAI-only session settings (the session object's remaining fields).
 
     Not every OpenAI dialect has a place for each (``docs/openai-dialects.md``); encoding one
-    that a dialect lacks raises :class:`~rtsession.EncodeError`.
+    that a dialect lacks raises ``EncodeError``.
 
     Attributes:
         tracing: ``"auto"`` or a tracing configuration object.
@@ -217,7 +240,7 @@ class OpenAISessionOptions:
 class SessionResumption:
     """Resumable Gemini Live sessions (Gemini ``setup.sessionResumption``).
 
-    Setting it at all asks the server for :class:`~rtsession.messages.SessionResumptionUpdate`
+    Setting it at all asks the server for ``SessionResumptionUpdate``
     messages; ``handle`` resumes an earlier session on a new connection.
 
     Attributes:
@@ -299,7 +322,7 @@ class SessionOptions:
     """The configuration of a session, as sent in ``session.update`` and reported back.
 
     Immutable: derive a changed copy with ``attrs.evolve(options, voice="cedar")`` and apply it
-    with ``Session.update``. ``None`` means "not specified"; :data:`DISABLED` means "off".
+    with ``Session.update``. ``None`` means "not specified"; ``DISABLED`` means "off".
 
     Attributes:
         kind: ``"conversation"`` (speech-to-speech, GA ``type: "realtime"``) or
@@ -314,21 +337,26 @@ class SessionOptions:
         tools: functions (and on OpenAI MCP servers) the model may use.
         tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a specific tool.
         max_output_tokens: per-response limit, 1 to 4096, or ``"inf"``.
-        input_transcription: transcribe the user's audio; :data:`DISABLED` turns it off.
-        turn_detection: server VAD, semantic VAD, or :data:`DISABLED` for push-to-talk.
-        noise_reduction: input noise reduction, or :data:`DISABLED`.
+        input_transcription: transcribe the user's audio; ``DISABLED`` turns it off.
+        turn_detection: server VAD, semantic VAD, or ``DISABLED`` for push-to-talk.
+        noise_reduction: input noise reduction, or ``DISABLED``.
         openai: OpenAI-only settings (other providers ignore them).
         gemini: Gemini-Live-only settings (other providers ignore them).
+
+    Raises:
+        TypeError: ``model``, ``instructions`` or ``voice`` that is not a string,
+            ``output_speed`` that is not a number, or an audio format that is not an
+            ``AudioFormat`` (so a mistake fails here, not later at the server).
     """
 
     kind: SessionKind = "conversation"
-    model: str | None = None
-    instructions: str | None = None
-    voice: str | None = None
-    input_audio_format: AudioFormat | None = None
-    output_audio_format: AudioFormat | None = None
+    model: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)
+    instructions: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)
+    voice: str | None = attrs.field(default=None, validator=_OPTIONAL_TEXT)
+    input_audio_format: AudioFormat | None = attrs.field(default=None, validator=_OPTIONAL_FORMAT)
+    output_audio_format: AudioFormat | None = attrs.field(default=None, validator=_OPTIONAL_FORMAT)
     output_modalities: tuple[Modality, ...] | None = None
-    output_speed: float | None = None
+    output_speed: float | None = attrs.field(default=None, validator=_OPTIONAL_NUMBER)
     tools: tuple[Tool, ...] | None = None
     tool_choice: ToolChoice | None = None
     max_output_tokens: int | Literal["inf"] | None = None
@@ -356,7 +384,7 @@ def merge_options(current: SessionOptions, update: SessionOptions) -> SessionOpt
 
     Every field ``update`` sets (not ``None``) replaces the one in ``current``; the provider
     extensions (``openai``, ``gemini``) merge the same way, field by field, so an update that
-    sets ``gemini.google_search`` keeps the ``gemini.temperature`` in force. :data:`DISABLED`
+    sets ``gemini.google_search`` keeps the ``gemini.temperature`` in force. ``DISABLED``
     is a value like any other: it replaces. This is the one merge of options in rtsession:
     the session (what each new connection's setup carries), the Gemini codec
     (``contextUpdate``) and ``rtsession.local`` (which adds the service's checks) use it.

@@ -675,7 +675,7 @@ class RateLimitsUpdated(ServerMessage):
 class GoAway(ServerMessage):
     """The server will close the connection soon (Gemini ``goAway``).
 
-    Reconnect before then, resuming with the latest :class:`SessionResumptionUpdate` handle
+    Reconnect before then, resuming with the latest ``SessionResumptionUpdate`` handle
     (``SessionOptions.gemini.session_resumption``).
 
     Attributes:
@@ -714,10 +714,10 @@ class ToolCallCancellation(ServerMessage):
 
     Gemini sends it when the user interrupts while calls are pending; a resumable session
     sends it for the calls an old connection left unanswered when it could not switch
-    seamlessly (:class:`Reconnected`).
+    seamlessly (``Reconnected``).
 
     Attributes:
-        call_ids: the ``call_id`` of each cancelled :class:`~rtsession.messages.FunctionCallItem`
+        call_ids: the ``call_id`` of each cancelled ``FunctionCallItem``
             (Gemini ``ids``).
     """
 
@@ -728,7 +728,7 @@ class ToolCallCancellation(ServerMessage):
 class UsageMetadata(ServerMessage):
     """Token counts the provider reported outside a response (Gemini ``usageMetadata``).
 
-    Usage that arrives while a response is open goes on its :class:`ResponseDone` instead;
+    Usage that arrives while a response is open goes on its ``ResponseDone`` instead;
     this message carries usage that arrives after the response it belongs to has ended.
 
     Attributes:
@@ -754,13 +754,13 @@ class Reconnected(ServerMessage):
 
     Only a session opened with ``open_session(..., reconnect=Reconnect(...))`` sends it,
     exactly once per reconnection, in place of the new connection's
-    :class:`SessionCreated`: what the app reads before it came from the old connection,
+    ``SessionCreated``: what the app reads before it came from the old connection,
     what follows from the new one. ``docs/reconnect.md`` describes the policy, and what
     each provider keeps.
 
     Attributes:
         restored: the new connection continues the conversation: resumed with the latest
-            :class:`SessionResumptionUpdate` handle (Gemini Live; ``replayed`` is 0), or
+            ``SessionResumptionUpdate`` handle (Gemini Live; ``replayed`` is 0), or
             replayed from ``Session.conversation`` with ``conversation.item.create`` /
             ``clientContent`` (``replayed`` items). ``False``: a fresh session with the
             same options and nothing to replay.
@@ -769,9 +769,9 @@ class Reconnected(ServerMessage):
             handle. So no server event was lost or repeated. ``False``: the old connection
             ended first (or the wait for such a point ran out); the session ended what it
             left open (``ResponseDone`` with status ``incomplete``, reason
-            ``"reconnected"``; :class:`ToolCallCancellation` for calls the new connection
+            ``"reconnected"``; ``ToolCallCancellation`` for calls the new connection
             does not know).
-        reason: what started it: the server's :class:`GoAway`, the policy's
+        reason: what started it: the server's ``GoAway``, the policy's
             ``max_connection_age``, or a failed connection (``"connection_lost"``).
         connection: the new connection's number in the session: 2 for the first switch.
         session: the new connection's configuration (its ``SessionCreated.session``).

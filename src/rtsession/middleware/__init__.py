@@ -1,15 +1,15 @@
 """Middleware: stages between the app and the provider, and the toolkit to write them.
 
-- :class:`FunctionInvocation` runs the model's function calls as Python functions (with
-  :class:`ToolFunction`, :class:`ToolInvocationStarted`, :class:`ToolInvocationCompleted`).
-- :class:`ResponseGate` keeps one response in progress at a time.
-- :class:`BargeIn` silences a reply the user talks over and truncates it at what was heard
+- ``FunctionInvocation`` runs the model's function calls as Python functions (with
+  ``ToolFunction``, ``ToolInvocationStarted``, ``ToolInvocationCompleted``).
+- ``ResponseGate`` keeps one response in progress at a time.
+- ``BargeIn`` silences a reply the user talks over and truncates it at what was heard
   (``docs/voice-agent.md``).
-- :class:`Logging` and :class:`OpenTelemetry` observe every message (``docs/observability.md``);
-  :class:`RecordingTransport` / :class:`ReplayTransport` record a connection's frames and
+- ``Logging`` and ``OpenTelemetry`` observe every message (``docs/observability.md``);
+  ``RecordingTransport`` / ``ReplayTransport`` record a connection's frames and
   play them back in tests (``docs/recording.md``).
-- :func:`observe` turns plain callbacks into an observing stage; :class:`Relay` and
-  :func:`run_relay` are the base for stages that forward what they do not consume.
+- ``observe`` turns plain callbacks into an observing stage; ``Relay`` and
+  ``run_relay`` are the base for stages that forward what they do not consume.
 
 See ``docs/middleware.md``.
 """

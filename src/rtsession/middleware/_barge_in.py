@@ -43,7 +43,7 @@ class BargeIn:
     ``OutputAudioBufferClear`` (handled here, never sent), while a reply is still being
     played or generated:
 
-    1. the playback is flushed (:meth:`Playback.flush`), so it goes silent at once;
+    1. the playback is flushed (``Playback.flush``), so it goes silent at once;
     2. the response is cancelled (``ResponseCancel``) if it is still being generated and
        the server does not cancel it by itself (it does on speech start unless the turn
        detection says ``interrupt_response=False``); its further audio deltas are dropped
@@ -52,7 +52,7 @@ class BargeIn:
        (``ConversationItemTruncate`` with ``audio_end_ms`` = ms played, on OpenAI and
        Azure, sent once its response has ended, as the service requires); Gemini Live
        keeps only what it sent, so nothing is sent there;
-    4. the app gets a :class:`~rtsession.messages.PlaybackInterrupted` saying which item
+    4. the app gets a ``PlaybackInterrupted`` saying which item
        was cut, where, and why.
 
     A reply that was played to its end is not interrupted: speech after it is a new turn.
@@ -62,8 +62,8 @@ class BargeIn:
     Without a ``playback``, the played position is estimated as real-time playback from
     each part's first delta (after the previous part's end), clamped to the audio
     received: approximate, and marked ``estimated`` in the message. Give it the speaker of
-    :func:`rtsession.audio.open_speaker`, an :class:`~rtsession.audio.OutputBuffer`, or any
-    :class:`~rtsession.audio.Playback` of your own (``docs/voice-agent.md``).
+    ``rtsession.audio.open_speaker``, an ``OutputBuffer``, or any
+    ``Playback`` of your own (``docs/voice-agent.md``).
 
     Args:
         playback: the local audio output to flush and ask for the played position.

@@ -76,9 +76,9 @@ class FunctionInvocation:
 
     **Invocation.** Every server message reaches the app first. Then, for each
     ``ResponseOutputItemDone`` carrying a ``FunctionCallItem``, the stage sends the app a
-    :class:`ToolInvocationStarted` and runs the tool in a child task (sync tools in a worker
+    ``ToolInvocationStarted`` and runs the tool in a child task (sync tools in a worker
     thread), so audio, transcripts and interruptions keep flowing while it runs; the app
-    gets a :class:`ToolInvocationCompleted` when its answer is ready. When the response's
+    gets a ``ToolInvocationCompleted`` when its answer is ready. When the response's
     ``ResponseDone`` has arrived and every one of its calls is answered, the stage sends one
     ``ConversationItemCreate(FunctionCallOutputItem)`` per call, in call order, then one
     ``ResponseCreate`` so the model goes on. It sends no ``ResponseCreate`` when the response
@@ -101,12 +101,12 @@ class FunctionInvocation:
     are not run: they are answered with an error telling the model to answer without tools,
     and no ``ResponseCreate`` follows.
 
-    **Responses one at a time.** By default a :class:`ResponseGate` runs on the stage's
+    **Responses one at a time.** By default a ``ResponseGate`` runs on the stage's
     provider side, so its ``ResponseCreate`` (and the app's) waits while a response, e.g. one
     server VAD started, is in progress.
 
     Args:
-        tools: plain functions (sync or ``async``), or :class:`ToolFunction` for a custom
+        tools: plain functions (sync or ``async``), or ``ToolFunction`` for a custom
             name or description.
         max_concurrency: at most this many tools run at once in a session; ``None`` means
             no limit. Calls over the limit wait for a slot.
@@ -119,17 +119,17 @@ class FunctionInvocation:
         detailed_errors: tell the model the type and message of an exception a tool raises;
             by default it gets ``{"error": "The function failed."}``. Either way the
             exception is logged (``logging`` name ``rtsession.middleware``) and reaches the
-            app on :class:`ToolInvocationCompleted`.
+            app on ``ToolInvocationCompleted``.
         unknown_tools: a call of a function not in ``tools``: ``"error"`` answers it with
             ``{"error": "Unknown function 'name'."}``; ``"app"`` leaves it to the app, which
             answers with ``ConversationItemCreate(FunctionCallOutputItem)`` and no
             ``ResponseCreate``: the stage sends that once every call of the response is
             answered (it stops waiting for the app if the response is cancelled).
-        gate: run a :class:`ResponseGate` on the provider side of this stage.
+        gate: run a ``ResponseGate`` on the provider side of this stage.
 
     Raises:
         TypeError: a tool has no usable name or an undescribable signature (see
-            :class:`ToolFunction`).
+            ``ToolFunction``).
         ValueError: two tools with the same name, or an option out of range.
     """
 

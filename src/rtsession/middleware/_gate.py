@@ -41,7 +41,7 @@ class ResponseGate:
     Policy:
 
     - **Active** means a response is open by the rule of
-      :class:`~rtsession.session.OpenResponses` (from its ``ResponseCreated`` to its
+      ``OpenResponses`` (from its ``ResponseCreated`` to its
       ``ResponseDone``, or until the next conversation response supersedes it), whoever asked
       for it (the app, a stage, or server VAD with ``create_response``), or a
       ``ResponseCreate`` the gate sent has not been answered yet.

@@ -41,7 +41,7 @@ from ._wirejson import (
 __all__ = ["LOGGER_NAME", "Logging"]
 
 LOGGER_NAME: Final = "rtsession.middleware.logging"
-"""The logger :class:`Logging` writes to unless given another."""
+"""The logger ``Logging`` writes to unless given another."""
 
 _METADATA: Final = frozenset(
     {
@@ -177,7 +177,7 @@ class _Describer:
 @final
 class Logging:
     """A middleware stage that logs every message passing through it, both ways, with
-    stdlib :mod:`logging`.
+    stdlib ``logging``.
 
     One record per message: the direction (``send`` toward the provider, ``receive`` toward
     the app), the message class and its fields flattened as ``item.call_id=call_1``, e.g.::

@@ -170,8 +170,8 @@ class OpenTelemetry:
       code).
     - one ``execute_tool {name}`` span (kind ``INTERNAL``) per function call, a child of its
       response's span: from the ``ResponseOutputItemDone`` carrying the
-      :class:`~rtsession.messages.FunctionCallItem` to the ``ConversationItemCreate`` carrying
-      its :class:`~rtsession.messages.FunctionCallOutputItem`, whoever sends it (the app or a
+      ``FunctionCallItem`` to the ``ConversationItemCreate`` carrying
+      its ``FunctionCallOutputItem``, whoever sends it (the app or a
       function-invocation stage). ``gen_ai.tool.name``, ``gen_ai.tool.call.id``,
       ``gen_ai.tool.type`` (``function``). A ``ToolCallCancellation`` ends it with
       ``error.type = "cancelled"``.

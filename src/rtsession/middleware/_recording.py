@@ -1,6 +1,6 @@
 """Recording a connection's frames to JSON Lines: the file format and ``RecordingTransport``.
 
-Frames live below the codec, so recording is a :class:`~rtsession.transport.Transport` that
+Frames live below the codec, so recording is a ``Transport`` that
 wraps another: it sees exactly what crosses the WebSocket, in both directions.
 """
 
@@ -85,7 +85,7 @@ class WireFrame:
 
     @property
     def is_json(self) -> bool:
-        """Whether the frame holds JSON (in :attr:`json`) rather than other text or bytes."""
+        """Whether the frame holds JSON (in ``json``) rather than other text or bytes."""
         return not isinstance(self.json, _NoJson)
 
     def to_frame(self) -> str | bytes:
@@ -390,7 +390,7 @@ class _LineSink:
 
 @final
 class _RecordingConnection:
-    """A :class:`~rtsession.transport.Connection` that records what passes through it."""
+    """A ``Connection`` that records what passes through it."""
 
     def __init__(
         self, inner: Connection, sink: _LineSink, scrubber: _FrameScrubber, start: float
@@ -437,7 +437,7 @@ class _RecordingConnection:
 class RecordingTransport:
     """A transport that records every frame of its connection to a JSON Lines file, for
     reading (``rtsession replay FILE``) and for deterministic tests
-    (:class:`~rtsession.middleware.ReplayTransport`).
+    (``ReplayTransport``).
 
     ::
 
@@ -462,7 +462,7 @@ class RecordingTransport:
 
     Args:
         inner: the transport that opens the real connection, e.g.
-            :class:`~rtsession.transport.TrioWebsocketTransport`.
+            ``TrioWebsocketTransport``.
         target: a path (created or truncated on connect, closed on close) or an open text
             file (left open; flushed on close).
         max_audio_ms: keep only the first this-many milliseconds of each audio field (0
@@ -486,7 +486,7 @@ class RecordingTransport:
         self._max_audio_ms = max_audio_ms
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
-        """Open the inner connection, then the file; see :meth:`Transport.connect`.
+        """Open the inner connection, then the file; see ``Transport.connect``.
 
         Raises:
             ConnectError: the inner transport could not connect (nothing is written).

@@ -24,9 +24,9 @@ _SHOWN_CHARS: Final = 120
 class ReplayMismatch(RTSessionError):
     """The client did not send what the recording says it sent.
 
-    Raised by :class:`ReplayTransport`'s connection when a frame differs (it ends the
+    Raised by ``ReplayTransport``'s connection when a frame differs (it ends the
     session and leaves ``open_session`` as itself), and by
-    :meth:`ReplayTransport.assert_complete` when recorded frames were never sent.
+    ``ReplayTransport.assert_complete`` when recorded frames were never sent.
 
     Attributes:
         index: the 1-based number of the client frame in the recording (its n-th client
@@ -329,13 +329,13 @@ class ReplayTransport:
     - for a recording made with ``max_audio_ms``, accepting live audio that starts with the
       recorded audio (only what was kept is compared); otherwise audio is compared whole.
 
-    The first difference raises :class:`ReplayMismatch` from the connection's ``send``, which
+    The first difference raises ``ReplayMismatch`` from the connection's ``send``, which
     ends the session: ``open_session`` raises it. A client that sends fewer frames than
-    recorded is caught by :meth:`assert_complete`.
+    recorded is caught by ``assert_complete``.
 
     Args:
         recording: a recording file's path, or its lines (e.g. an open text file), as written
-            by :class:`~rtsession.middleware.RecordingTransport`. Read at construction.
+            by ``RecordingTransport``. Read at construction.
         ignore: dotted paths of object keys to leave out of the comparison, e.g.
             ``("event_id", "item.id")``.
         paced: deliver server frames no earlier than their recorded ``t_ms`` after the

@@ -20,9 +20,9 @@ _M = TypeVar("_M", ClientMessage, ServerMessage)
 
 @final
 class Link:
-    """What a :class:`Relay` uses to act: the channels onward, a nursery, the context.
+    """What a ``Relay`` uses to act: the channels onward, a nursery, the context.
 
-    One per stage per session, made by :func:`run_relay`.
+    One per stage per session, made by ``run_relay``.
 
     Attributes:
         context: read-only facts about the session (options in force, provider, model).
@@ -63,13 +63,13 @@ class Link:
 class Relay:
     """The per-session half of a stage that forwards what it does not consume.
 
-    Subclass it and override :meth:`client_message` and/or :meth:`server_message`; the
-    defaults forward the message unchanged. Run it with :func:`run_relay`, which makes one
+    Subclass it and override ``client_message`` and/or ``server_message``; the
+    defaults forward the message unchanged. Run it with ``run_relay``, which makes one
     relay per session (so per-session state lives on the relay, not on the stage).
 
     Each direction is handled by its own task, one message at a time, in order: while
     ``client_message`` runs, the next client message waits, and server messages keep
-    flowing. Both methods may send either way through :attr:`link`; slow work belongs in a
+    flowing. Both methods may send either way through ``link``; slow work belongs in a
     child task (``self.link.nursery.start_soon(...)``). An exception from either method ends
     the session and propagates from ``open_session``.
 
@@ -106,7 +106,7 @@ async def run_relay(
     an ``ExceptionGroup`` (several at once: ``RTSessionError`` caused by the group).
 
     Args:
-        make_relay: builds the session's relay from its :class:`Link`, e.g. the relay class.
+        make_relay: builds the session's relay from its ``Link``, e.g. the relay class.
         context: the stage context ``run`` was given.
         channels: the channels ``run`` was given.
     """

@@ -225,7 +225,7 @@ class ToolInvocationCompleted(ServerMessage):
         call_id: the call's ``call_id``.
         response_id: the response the call belongs to.
         outcome: how the call ended.
-        duration: seconds from :class:`ToolInvocationStarted` to now (``trio.current_time``).
+        duration: seconds from ``ToolInvocationStarted`` to now (``trio.current_time``).
         output: the ``function_call_output`` text the model gets.
         exception: what the tool raised (``failed`` only), whatever the model was told.
     """

@@ -82,8 +82,8 @@ def request_secrets(request: ConnectRequest) -> tuple[str, ...]:
 
 @final
 class Redactor:
-    """Hides credentials in wire JSON and text: by key (:data:`SECRET_KEYS`, header maps)
-    and by value (the literal secrets given, e.g. from :func:`request_secrets`).
+    """Hides credentials in wire JSON and text: by key (``SECRET_KEYS``, header maps)
+    and by value (the literal secrets given, e.g. from ``request_secrets``).
 
     Args:
         secrets: literal strings to replace by ``"<redacted>"`` wherever they occur; strings
@@ -163,7 +163,7 @@ def encoding(format_type: str = "audio/pcm", rate: int | None = None) -> Encodin
 
 
 def session_encoding(audio_format: AudioFormat | None) -> Encoding:
-    """The encoding of a session's :class:`~rtsession.messages.AudioFormat` (``None``: the
+    """The encoding of a session's ``AudioFormat`` (``None``: the
     24 kHz PCM16 default)."""
     if audio_format is None:
         return PCM16_24K

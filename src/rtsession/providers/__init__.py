@@ -1,10 +1,10 @@
 """How to dial each realtime service: URL, authentication, TLS and wire format.
 
-A :class:`Provider` hands ``open_session`` a :class:`~rtsession.transport.ConnectRequest` and
-a fresh codec per connection: :class:`OpenAIRealtime` is the OpenAI Realtime API (GA, or the
-beta dialect), :class:`AzureOpenAIRealtime` an Azure OpenAI deployment (GA, or the preview
-endpoint's beta dialect), :class:`GeminiLive` Gemini Live on the Gemini API and
-:class:`VertexGeminiLive` on Vertex AI (both are a :class:`ResumableProvider`).
+A ``Provider`` hands ``open_session`` a ``ConnectRequest`` and
+a fresh codec per connection: ``OpenAIRealtime`` is the OpenAI Realtime API (GA, or the
+beta dialect), ``AzureOpenAIRealtime`` an Azure OpenAI deployment (GA, or the preview
+endpoint's beta dialect), ``GeminiLive`` Gemini Live on the Gemini API and
+``VertexGeminiLive`` on Vertex AI (both are a ``ResumableProvider``).
 """
 
 from ._azure import AzureOpenAIRealtime as AzureOpenAIRealtime

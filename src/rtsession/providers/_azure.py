@@ -31,12 +31,12 @@ class AzureOpenAIRealtime:
     """An Azure OpenAI realtime deployment (reference: openai-realtime.md section 4).
 
     Without ``api_version`` it dials the GA endpoint and speaks the GA dialect
-    (:class:`~rtsession.wire.openai.OpenAICodec`)::
+    (``OpenAICodec``)::
 
         wss://NAME.openai.azure.com/openai/v1/realtime?model=DEPLOYMENT
 
     With ``api_version`` (e.g. ``"2025-04-01-preview"``) it dials the preview endpoint, which
-    speaks the beta dialect (:class:`~rtsession.wire.openai_beta.OpenAIBetaCodec`; deprecated
+    speaks the beta dialect (``OpenAIBetaCodec``; deprecated
     by Azure from April 30, 2026)::
 
         wss://NAME.openai.azure.com/openai/realtime?api-version=VERSION&deployment=DEPLOYMENT
@@ -163,8 +163,8 @@ class AzureOpenAIRealtime:
         return attrs.evolve(self._template, headers=(self._credential(), *self._extra_headers))
 
     def make_codec(self) -> Codec:
-        """A new :class:`~rtsession.wire.openai.OpenAICodec` (GA), or
-        :class:`~rtsession.wire.openai_beta.OpenAIBetaCodec` with ``api_version`` (preview)."""
+        """A new ``OpenAICodec`` (GA), or
+        ``OpenAIBetaCodec`` with ``api_version`` (preview)."""
         return CODECS["ga" if self._api_version is None else "beta"]()
 
 

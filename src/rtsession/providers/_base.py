@@ -14,7 +14,7 @@ __all__ = ["Provider", "ResumableProvider"]
 class Provider(Protocol):
     """A realtime service: where to connect, how to authenticate, which wire format.
 
-    ``open_session`` asks it for a :class:`~rtsession.transport.ConnectRequest` and a fresh
+    ``open_session`` asks it for a ``ConnectRequest`` and a fresh
     codec for every connection. Implementations keep credentials out of ``repr`` and of every
     error message.
     """
@@ -41,7 +41,7 @@ class Provider(Protocol):
 @runtime_checkable
 class ResumableProvider(Provider, Protocol):
     """A provider whose service resumes a session on a new connection with a handle from
-    :class:`~rtsession.messages.SessionResumptionUpdate` (Gemini Live).
+    ``SessionResumptionUpdate`` (Gemini Live).
 
     ``open_session(..., reconnect=Reconnect())`` uses these two hooks and nothing else of
     the service's resumption scheme; with a provider that lacks them, a new connection

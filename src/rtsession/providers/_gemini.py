@@ -26,9 +26,9 @@ from ._common import (
 __all__ = ["GeminiLive", "VertexGeminiLive"]
 
 GEMINI_MODEL: Final = "gemini-2.5-flash-native-audio-preview-09-2025"
-"""The default model of :class:`GeminiLive` (a native-audio Live model)."""
+"""The default model of ``GeminiLive`` (a native-audio Live model)."""
 VERTEX_MODEL: Final = "gemini-live-2.5-flash"
-"""The default model of :class:`VertexGeminiLive`."""
+"""The default model of ``VertexGeminiLive``."""
 
 _GEMINI_URL: Final = "wss://generativelanguage.googleapis.com"
 _GEMINI_PATH: Final = "/ws/google.ai.generativelanguage.{version}.GenerativeService.{method}"
@@ -59,7 +59,7 @@ class _GeminiService:
 
     @property
     def model(self) -> str:
-        """The model, as given (the ``setup`` message names it; see :meth:`make_codec`)."""
+        """The model, as given (the ``setup`` message names it; see ``make_codec``)."""
         return self._model
 
     def connect_request(self) -> ConnectRequest:
@@ -74,7 +74,7 @@ class _GeminiService:
         return attrs.evolve(self._template, headers=(self._credential(), *self._extra_headers))
 
     def make_codec(self) -> Codec:
-        """A new :class:`~rtsession.wire.gemini.GeminiCodec` that puts this provider's model
+        """A new ``GeminiCodec`` that puts this provider's model
         in a ``setup`` whose ``SessionOptions.model`` is ``None``."""
         return GeminiCodec(model=self._setup_model)
 
@@ -91,7 +91,7 @@ class _GeminiService:
         return attrs.evolve(options, gemini=attrs.evolve(gemini, session_resumption=resumption))
 
     def next_codec(self, previous: Codec) -> Codec:
-        """``previous.successor()`` (:meth:`GeminiCodec.successor`): ids and held-back input
+        """``previous.successor()`` (``GeminiCodec.successor``): ids and held-back input
         audio carry on to the next connection."""
         if isinstance(previous, GeminiCodec):
             return previous.successor()
@@ -113,7 +113,7 @@ class GeminiLive(_GeminiService):
     does not use up a token's ``uses``; a fresh session does, so pass a callable when the
     session may need more than one.
 
-    Speaks :class:`~rtsession.wire.gemini.GeminiCodec` (``docs/gemini.md``). The ``setup``
+    Speaks ``GeminiCodec`` (``docs/gemini.md``). The ``setup``
     names ``model`` (``models/`` is prepended) unless ``SessionOptions.model`` is set. With
     ``open_session(..., reconnect=Reconnect())`` the setup asks for resumption handles; the Gemini
     API does not offer ``transparent`` resumption (the SDK refuses it), so without it a switch
@@ -261,7 +261,7 @@ class VertexGeminiLive(_GeminiService):
     Raises:
         ValueError: an empty ``model``; a ``project`` or ``location`` that is not a plain
             name; an ``api_version`` not like ``v1beta1``; a ``base_url`` as
-            :class:`GeminiLive` refuses it.
+            ``GeminiLive`` refuses it.
     """
 
     name: Final = "gcp.vertex_ai"

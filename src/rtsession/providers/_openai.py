@@ -28,9 +28,9 @@ class OpenAIRealtime:
     into ``wss`` (the default gives ``wss://api.openai.com/v1/realtime?model=gpt-realtime``),
     sending ``Authorization: Bearer <api_key>``, as the official SDK does. The GA dialect
     (the default) sends no ``OpenAI-Beta`` header and speaks
-    :class:`~rtsession.wire.openai.OpenAICodec`; ``dialect="beta"`` adds
+    ``OpenAICodec``; ``dialect="beta"`` adds
     ``OpenAI-Beta: realtime=v1``, as the SDK's ``client.beta.realtime.connect`` does, and speaks
-    :class:`~rtsession.wire.openai_beta.OpenAIBetaCodec`. The app sees the same messages either
+    ``OpenAIBetaCodec``. The app sees the same messages either
     way (``docs/openai-dialects.md``).
 
     The API key appears in no ``repr`` and no error message.
@@ -120,6 +120,6 @@ class OpenAIRealtime:
         return self._request
 
     def make_codec(self) -> Codec:
-        """A new :class:`~rtsession.wire.openai.OpenAICodec`, or
-        :class:`~rtsession.wire.openai_beta.OpenAIBetaCodec` for ``dialect="beta"``."""
+        """A new ``OpenAICodec``, or
+        ``OpenAIBetaCodec`` for ``dialect="beta"``."""
         return CODECS[self._dialect]()

@@ -34,14 +34,14 @@ class RealtimeClient:
             ...
 
     The same middleware stage objects serve every session (a stage keeps per-session state
-    in its ``run``, as :class:`~rtsession.middleware.Relay` does), so sessions may be open
+    in its ``run``, as ``Relay`` does), so sessions may be open
     at once, in any tasks.
 
     Args:
         provider: the service, e.g. ``OpenAIRealtime()``.
         options: the options every session starts with (``None``: the service's defaults).
         middleware: the stages of every session, the first nearest the app.
-        transport: how to open the WebSocket; default :class:`TrioWebsocketTransport`.
+        transport: how to open the WebSocket; default ``TrioWebsocketTransport``.
         reconnect: the reconnection policy of every session, or ``None``.
     """
 
@@ -65,14 +65,14 @@ class RealtimeClient:
     def open_session(
         self, options: SessionOptions | None = None
     ) -> AbstractAsyncContextManager[Session]:
-        """A session with the client's configuration, as :func:`open_session` opens it.
+        """A session with the client's configuration, as ``open_session`` opens it.
 
         Args:
             options: set on top of the client's options, field by field
                 (``messages.merge_options``); ``None``: the client's options alone.
 
         Raises:
-            ConnectError: as :func:`open_session`, and everything else it raises.
+            ConnectError: as ``open_session``, and everything else it raises.
         """
         merged = options
         if self.options is not None:

@@ -56,7 +56,7 @@ def _lean(item: ConversationItem) -> ConversationItem:
 class Conversation(Sequence[ConversationItem]):
     """The conversation's items, in order, as the server confirmed them (``Session.conversation``).
 
-    A read-only sequence of :data:`~rtsession.messages.ConversationItem`: messages (user,
+    A read-only sequence of ``ConversationItem``: messages (user,
     assistant, system) with their text and the transcripts of their audio, function calls
     and function call outputs. The session keeps it current from the server's item events,
     before any middleware sees them:
@@ -186,7 +186,7 @@ def replay(
     answered and an output whose call is not replayed; a message still in progress (a
     reply cut off by the drop) or left with no content; MCP items (the service lists an MCP
     server's tools again by itself); and any item ``check`` refuses with
-    :class:`~rtsession.EncodeError` (what the provider cannot carry, e.g. a function call
+    ``EncodeError`` (what the provider cannot carry, e.g. a function call
     on Gemini Live).
     """
     items = tuple(items)

@@ -1,7 +1,7 @@
 """The provider end of a session: the writer, one reader per connection, and switching.
 
-Every decision is the :class:`~._ledger.Ledger`'s; this module only does the I/O around it.
-The same end serves sessions with and without a :class:`~._reconnect.Reconnect` policy:
+Every decision is the ``Ledger``'s; this module only does the I/O around it.
+The same end serves sessions with and without a ``Reconnect`` policy:
 without one there is one connection and no supervisor.
 
 - **The writer** alone writes to connections: it takes client messages off the end of the
@@ -68,7 +68,7 @@ class ProviderEnd:
     """The writer, the readers and (with a reconnection policy) the switch supervisor.
 
     Args:
-        provider: the session's provider; a :class:`ResumableProvider` resumes by handle.
+        provider: the session's provider; a ``ResumableProvider`` resumes by handle.
         transport: opens new connections for switches.
         state: the session's shared state (options, how it ended, statistics).
         hub: the app-side send channel's hub (validates with the current codec).

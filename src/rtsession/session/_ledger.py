@@ -1,12 +1,12 @@
 """The provider end's ledger: every decision about a session's connections, without I/O.
 
-The provider end (:mod:`._end`) does the I/O: one writer, one reader per connection, and
-with a :class:`~._reconnect.Reconnect` policy a switch supervisor. Each of them reports
+The provider end (``._end``) does the I/O: one writer, one reader per connection, and
+with a ``Reconnect`` policy a switch supervisor. Each of them reports
 what happened here and does what the ledger answers. The ledger imports no trio and is
 tested synchronously, transition by transition (``tests/test_ledger.py``), like
 ``rtsession.local.ServerSession``.
 
-A connection is a :class:`Leg`; its :class:`LegState` is the one fact that says what it is
+A connection is a ``Leg``; its ``LegState`` is the one fact that says what it is
 for::
 
     OPENING --SessionCreated--> LIVE --GoAway / age--> GOING --cut over--> DRAINING --> CLOSED
@@ -14,12 +14,12 @@ for::
        +--closed / no answer------+----closed------------+------------------------------> CLOSED
 
 A current connection that closes with a failure the policy retries stays current while
-CLOSED, until a new connection takes over. The session is over (:attr:`Ledger.ended`) when
+CLOSED, until a new connection takes over. The session is over (``Ledger.ended``) when
 the current connection is closed and no switch will follow; from then on sends fail and the
 app's stream ends.
 
 A new connection continues the conversation by handle when the provider resumes sessions
-and a handle is valid, else by replaying ``Session.conversation`` (:func:`._conversation.replay`)
+and a handle is valid, else by replaying ``Session.conversation`` (``._conversation.replay``)
 and then the input audio appended since the last commit.
 """
 
@@ -304,7 +304,7 @@ class Ledger:
         self._held_bytes = 0
 
     def unsent(self, message: ClientMessage) -> None:
-        """``message`` (as :meth:`client` answered) could not be written: the current
+        """``message`` (as ``client`` answered) could not be written: the current
         connection is gone. A replay sends it after the conversation; input audio is
         already held, and options are merged into the new connection's setup."""
         if not isinstance(message, InputAudioBufferAppend | SessionUpdate):
@@ -453,7 +453,7 @@ class Ledger:
         gets ``conversation`` replayed, as far as ``codec`` can carry it.
 
         Calls the new connection does not know (they came after the handle, or they are
-        not replayed) are cancelled for the app (:class:`ToolCallCancellation`); their
+        not replayed) are cancelled for the app (``ToolCallCancellation``); their
         outputs are never sent. Unless ``old`` was settled, open responses end with
         ``ResponseDone`` (``incomplete``, reason ``"reconnected"``).
         """

@@ -18,12 +18,12 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
 
     After the last message received before the session ended, it ends cleanly
     (``EndOfChannel``; ``async for`` stops) when the end was normal, this side's close or the
-    server's code 1000, and raises :class:`~rtsession.SessionClosedError` otherwise, so an
+    server's code 1000, and raises ``SessionClosedError`` otherwise, so an
     abnormal end is never mistaken for a finished conversation.
 
     One task reads a handle at a time: a second task receiving while the first waits gets
     ``trio.BusyResourceError`` (two readers would each miss the other's events). To split
-    the events between tasks on purpose, give each its own :meth:`clone`.
+    the events between tasks on purpose, give each its own ``clone``.
     """
 
     __slots__ = ("_channel", "_reading", "_state")
@@ -61,7 +61,7 @@ class SessionReceiveChannel(trio.abc.ReceiveChannel[ServerMessage]):
             self._reading = False
 
     def receive_nowait(self) -> ServerMessage:
-        """The next server message if one is waiting (same endings as :meth:`receive`).
+        """The next server message if one is waiting (same endings as ``receive``).
 
         Raises:
             trio.WouldBlock: none is waiting.

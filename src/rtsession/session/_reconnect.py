@@ -40,7 +40,7 @@ class Reconnect:
 
     With a policy, the session moves to a new connection when the server says it is going
     away (``GoAway``), when a connection reaches ``max_connection_age``, and when a
-    connection fails in a way worth retrying (:meth:`retries`). The conversation goes on:
+    connection fails in a way worth retrying (``retries``). The conversation goes on:
     resumed by handle where the provider offers it (Gemini Live), else replayed from
     ``Session.conversation``; ``docs/reconnect.md`` says what each provider keeps.
 
@@ -101,7 +101,7 @@ class Reconnect:
 
         Retried: a connection lost without a close frame or to a keepalive timeout
         (``closed_by="network"``); a server close with a code in
-        :data:`RETRIED_CLOSE_CODES`; a handshake that failed before any HTTP answer (refused,
+        ``RETRIED_CLOSE_CODES``; a handshake that failed before any HTTP answer (refused,
         reset, TLS, timeout) or was answered 429 or 5xx. Not retried: a close this side made
         (the app's, or the transport's own), any other close code, and a handshake answered
         with any other status (401, 403, 404, ...).

@@ -20,12 +20,12 @@ class OpenResponses:
       stage's state ends with it.
     - the next ``ResponseCreated`` of the conversation: the service runs one conversation
       response at a time, so a new one means the previous has ended and its ``ResponseDone``
-      was lost. :meth:`created` returns those *superseded* ids, so a stage can end their
+      was lost. ``created`` returns those *superseded* ids, so a stage can end their
       state (close a span, flush a tool round, release a held request) instead of waiting
       for ever.
 
     Out-of-band responses (``ResponseCreate(conversation="none")``) run beside the
-    conversation's: note each such request with :meth:`requested_out_of_band`, and the next
+    conversation's: note each such request with ``requested_out_of_band``, and the next
     ``ResponseCreated`` is taken as its answer; it neither supersedes nor is superseded.
     """
 

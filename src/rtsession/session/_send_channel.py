@@ -63,7 +63,7 @@ class SendHub:
 
     def close(self) -> None:
         """End the stream toward the provider (the session is closing); blocked senders get
-        :class:`~rtsession.SessionClosedError`."""
+        ``SessionClosedError``."""
         self._channel.close()
 
 
@@ -72,7 +72,7 @@ class SessionSendChannel(trio.abc.SendChannel[ClientMessage]):
     """A handle on the session's outgoing stream, as ``Session.send_channel`` and its clones.
 
     ``send`` first encodes the message with the session's codec and drops the result: a
-    message the provider's format cannot carry raises :class:`~rtsession.EncodeError` here,
+    message the provider's format cannot carry raises ``EncodeError`` here,
     before it enters the middleware chain. The writer encodes again after the middleware
     (which may change or add messages), so each message costs one extra encode, ~1-2 us
     (reference trio-style.md, part 2c), against ~20 us for the WebSocket send itself.
@@ -92,7 +92,7 @@ class SessionSendChannel(trio.abc.SendChannel[ClientMessage]):
 
         Raises:
             EncodeError: the provider's wire format cannot carry the message.
-            TypeError: ``value`` is not a :class:`~rtsession.messages.ClientMessage`.
+            TypeError: ``value`` is not a ``ClientMessage``.
             SessionClosedError: the session is closed (by the server: ``code`` and
                 ``reason`` are its close frame's).
             trio.ClosedResourceError: this handle was closed.

@@ -34,14 +34,14 @@ middleware and reach the socket, before it sends the close frame."""
 
 @final
 class Session:
-    """A live realtime session; made by :func:`open_session`, valid inside its block.
+    """A live realtime session; made by ``open_session``, valid inside its block.
 
     Channels (all bounded, buffer 0, so backpressure reaches the producer at once; memory
     channel hops cost ~5 us each, trio-style.md part 2a):
 
-    - :attr:`send_channel` (and ``send``): client messages toward the provider. A send
+    - ``send_channel`` (and ``send``): client messages toward the provider. A send
       returns once the next task (first middleware stage, or the writer) has taken the message.
-    - :attr:`receive_channel` (and ``async for``): server messages for the app. If the app
+    - ``receive_channel`` (and ``async for``): server messages for the app. If the app
       stops reading, the reader stops too, and so does the socket (TCP backpressure): keep
       consuming while the session is open.
     """
@@ -71,13 +71,13 @@ class Session:
     def options(self) -> SessionOptions:
         """The configuration in force: the ``session`` of the last ``SessionCreated`` or
         ``SessionUpdated`` (OpenAI ``session.created`` / ``session.updated``); until the first
-        arrives, the options given to :func:`open_session` (or an empty ``SessionOptions``)."""
+        arrives, the options given to ``open_session`` (or an empty ``SessionOptions``)."""
         return self._state.options
 
     @property
     def send_channel(self) -> SessionSendChannel:
         """Where client messages go; ``send_channel.clone()`` gives each producer task its own
-        handle. Validates like :meth:`send`. Closing a handle closes only that handle."""
+        handle. Validates like ``send``. Closing a handle closes only that handle."""
         return self._send_channel
 
     @property
@@ -92,7 +92,7 @@ class Session:
     def conversation(self) -> Conversation:
         """The conversation's items, in order, as the server confirmed them: messages with
         their text and transcripts, function calls and their outputs (a read-only sequence,
-        kept current; see :class:`~rtsession.session.Conversation` for what updates it on
+        kept current; see ``Conversation`` for what updates it on
         each provider). It stays readable after the block."""
         return self._state.conversation
 
@@ -121,7 +121,7 @@ class Session:
     async def update(self, options: SessionOptions) -> None:
         """Send ``SessionUpdate(session=options)`` (OpenAI ``session.update``).
 
-        Only the fields set change. :attr:`options` follows when the server confirms with
+        Only the fields set change. ``options`` follows when the server confirms with
         ``SessionUpdated``.
 
         Raises:
@@ -133,7 +133,7 @@ class Session:
     def get_service(self, service_type: type[_T], key: object | None = None) -> _T | None:
         """What the session holds of ``service_type`` (Microsoft.Extensions.AI's
         ``GetService``): the first middleware stage of that type (nearest the app first),
-        else the transport, else the provider, else the :class:`SessionMetadata`; ``None``
+        else the transport, else the provider, else the ``SessionMetadata``; ``None``
         when there is none, or for any ``key`` (the session holds no keyed services).
 
         Typical uses: an app reading its ``FunctionInvocation``'s statistics, a stage
@@ -149,7 +149,7 @@ class Session:
         return None
 
     def get_required_service(self, service_type: type[_T], key: object | None = None) -> _T:
-        """As :meth:`get_service`, for a service that must be there.
+        """As ``get_service``, for a service that must be there.
 
         Raises:
             LookupError: the session holds nothing of ``service_type`` (under ``key``).
@@ -170,7 +170,7 @@ class Session:
         return self._state.statistics()
 
     def __aiter__(self) -> AsyncIterator[ServerMessage]:
-        """Iterate over server messages: as :attr:`receive_channel`, which ends cleanly after
+        """Iterate over server messages: as ``receive_channel``, which ends cleanly after
         a normal end and raises ``SessionClosedError`` after an abnormal one."""
         return self._receive_channel
 
@@ -194,7 +194,7 @@ class _Pipeline:
         app <------- a <- b <- reader <- socket
 
     The writer and the readers are the pipeline's end, a
-    :class:`~rtsession.session._end.ProviderEnd`.
+    ``ProviderEnd``.
     """
 
     __slots__ = ("_context", "_stages", "_state", "end", "end_channels", "hub", "receive")
@@ -284,18 +284,18 @@ async def open_session(
         provider: the service to connect to, e.g. ``OpenAIRealtime()``.
         options: if given, sent as ``SessionUpdate(session=options)`` right after connecting.
         middleware: stages between the app and the provider; the first is nearest the app.
-        transport: how to open the WebSocket; default :class:`TrioWebsocketTransport`.
-        reconnect: keep the session across connections (:class:`Reconnect`): on the
+        transport: how to open the WebSocket; default ``TrioWebsocketTransport``.
+        reconnect: keep the session across connections (``Reconnect``): on the
             server's ``GoAway``, at the policy's ``max_connection_age``, and after a failure
             the policy retries, open a new connection (with backoff), continue the
             conversation on it (resumed by handle with a
-            :class:`~rtsession.providers.ResumableProvider`, else replayed from
-            :attr:`Session.conversation`, then the uncommitted input audio), and deliver
+            ``ResumableProvider``, else replayed from
+            ``Session.conversation``, then the uncommitted input audio), and deliver
             one ``Reconnected``. ``None``: the first connection's close ends the session.
             See ``docs/reconnect.md``.
 
     Yields:
-        The :class:`Session`.
+        The ``Session``.
 
     Raises:
         ConnectError: the connection could not be opened (``status_code`` for a rejected

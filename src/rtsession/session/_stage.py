@@ -46,7 +46,7 @@ class StageContext:
 
     @property
     def options(self) -> SessionOptions:
-        """The configuration in force now (see :attr:`Session.options`)."""
+        """The configuration in force now (see ``Session.options``)."""
         return self._state.options
 
     @property

@@ -70,7 +70,7 @@ class CloseReason:
     @property
     def normal(self) -> bool:
         """Whether the end was normal: this side's close, or the peer's code 1000. After an
-        abnormal end, ``async for`` raises :class:`~rtsession.SessionClosedError`."""
+        abnormal end, ``async for`` raises ``SessionClosedError``."""
         return self.closed_by == "client" or self.code == 1000
 
 
@@ -80,7 +80,7 @@ class SessionStatistics:
 
     Attributes:
         connections: connections the session has used: 1, plus one per
-            :class:`~rtsession.messages.Reconnected`.
+            ``Reconnected``.
         resent_client_frames: client frames re-sent on a new connection because the old one
             had not consumed them.
         dropped_server_messages: server messages that arrived on an old connection after the
@@ -109,7 +109,7 @@ class SessionState:
         closed: why the session can no longer send, or ``None`` while it can.
         conversation: the conversation as the server confirmed it.
         ledger: the provider end's ledger (connection counters), once it exists.
-        released_responses: see :class:`SessionStatistics`.
+        released_responses: see ``SessionStatistics``.
     """
 
     __slots__ = (

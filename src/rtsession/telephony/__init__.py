@@ -1,7 +1,7 @@
 """Telephony: phone calls to rtsession sessions.
 
-:func:`serve_twilio` is a Twilio Media Streams bridge: each call's WebSocket (from a
-``<Connect><Stream>`` in the number's TwiML, :func:`twiml`) becomes one session, with the
+``serve_twilio`` is a Twilio Media Streams bridge: each call's WebSocket (from a
+``<Connect><Stream>`` in the number's TwiML, ``twiml``) becomes one session, with the
 caller's G.711 audio in, the reply out, barge-in on Twilio's own playback clock (marks and
 ``clear``) and DTMF to the app. See ``docs/telephony.md``.
 """

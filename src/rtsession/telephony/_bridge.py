@@ -91,7 +91,7 @@ def twiml(stream_url: str) -> str:
 
 
 class _MarkedPlayback:
-    """The caller's phone as a :class:`~rtsession.audio.Playback`: audio goes out as
+    """The caller's phone as a ``Playback``: audio goes out as
     ``media`` frames, each followed by a ``mark``; Twilio sends each mark back when the audio
     before it has been played, which moves the tracker. ``flush`` sends ``clear``."""
 

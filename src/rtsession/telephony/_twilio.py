@@ -132,7 +132,7 @@ class Stop:
 
 
 TwilioEvent: TypeAlias = Connected | Start | Media | Mark | Dtmf | Stop
-"""What :func:`parse_frame` returns."""
+"""What ``parse_frame`` returns."""
 
 
 def _field(obj: Mapping[str, Any], name: str, kind: type[Any], where: str) -> Any:

@@ -1,10 +1,10 @@
 """Testing helpers for rtsession users.
 
-- :class:`FakeProvider`: an in-memory, scripted provider and transport, to run a session
-  (and your middleware) without sockets; :func:`response_events` builds a whole response
-  for its scripts; :class:`AppInbox` reads the session on the app's side. See
+- ``FakeProvider``: an in-memory, scripted provider and transport, to run a session
+  (and your middleware) without sockets; ``response_events`` builds a whole response
+  for its scripts; ``AppInbox`` reads the session on the app's side. See
   ``docs/testing.md``.
-- :mod:`rtsession.testing.strategies`: hypothesis strategies for every message (import it
+- ``rtsession.testing.strategies``: hypothesis strategies for every message (import it
   explicitly; it needs hypothesis).
 - A pytest plugin, loaded by pytest by itself: the fixtures ``local_server``,
   ``fake_provider`` and ``app_inbox`` and the marker ``rtsession_engines`` (the ``testing``

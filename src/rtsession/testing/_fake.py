@@ -53,8 +53,8 @@ class _Closed:
 
 @final
 class FakeProvider:
-    """A scripted provider that lives in memory: a :class:`~rtsession.Provider` and a
-    :class:`~rtsession.transport.Transport` in one object.
+    """A scripted provider that lives in memory: a ``Provider`` and a
+    ``Transport`` in one object.
 
     Pass it as both, and the session runs as usual (codec, reader, writer, middleware), with
     the WebSocket replaced by two in-memory queues::
@@ -174,8 +174,8 @@ class FakeProvider:
         return self._closed is not None
 
     async def receive(self) -> ClientMessage:
-        """Wait for the next client message not yet returned by :meth:`receive` or
-        :meth:`receive_of` (these consume; :attr:`received` keeps them all)."""
+        """Wait for the next client message not yet returned by ``receive`` or
+        ``receive_of`` (these consume; ``received`` keeps them all)."""
         return await self._unread.receive()
 
     async def receive_of(self, message_type: type[_C]) -> _C:
@@ -205,7 +205,7 @@ class FakeProvider:
 
 @final
 class _FakeConnection:
-    """The session's end of a :class:`FakeProvider` (a ``Connection``)."""
+    """The session's end of a ``FakeProvider`` (a ``Connection``)."""
 
     __slots__ = ("_fake",)
 
@@ -280,7 +280,7 @@ class AppInbox:
 
     async def drain(self, session: Session) -> None:
         """Read ``session`` until its stream ends (start it in a nursery, or await it to read
-        to the end). An abnormal end is kept in :attr:`error` instead of being raised.
+        to the end). An abnormal end is kept in ``error`` instead of being raised.
 
         Cancellation: stops reading; what was read is kept.
         """
@@ -297,8 +297,8 @@ class AppInbox:
         return tuple(self._received)
 
     async def receive(self) -> ServerMessage:
-        """Wait for the next message not yet returned by :meth:`receive` or
-        :meth:`receive_of` (these consume; :attr:`received` keeps them all)."""
+        """Wait for the next message not yet returned by ``receive`` or
+        ``receive_of`` (these consume; ``received`` keeps them all)."""
         return await self._unread.receive()
 
     async def receive_of(self, message_type: type[_S]) -> _S:

@@ -45,13 +45,13 @@ async def local_server(request: pytest.FixtureRequest) -> AsyncIterator[LocalSer
 
 @pytest.fixture
 def fake_provider() -> FakeProvider:
-    """A :class:`FakeProvider` that greets as the service does (``SessionCreated``); pass it
+    """A ``FakeProvider`` that greets as the service does (``SessionCreated``); pass it
     as both provider and transport. Build your own for a scripted conversation."""
     return FakeProvider([m.SessionCreated(session=m.SessionOptions())])
 
 
 @pytest.fixture
 def app_inbox() -> AppInbox:
-    """An :class:`AppInbox`: start ``app_inbox.drain(session)`` in a nursery, then wait with
+    """An ``AppInbox``: start ``app_inbox.drain(session)`` in a nursery, then wait with
     ``receive_of(...)``."""
     return AppInbox()

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for every message in :mod:`rtsession.messages`.
+"""Hypothesis strategies for every message in ``rtsession.messages``.
 
 Public, so users can property-test their own middleware and codecs::
 
@@ -110,7 +110,7 @@ def _for_type(tp: Any) -> st.SearchStrategy[Any]:
 
 
 def messages_of(cls: type[T]) -> st.SearchStrategy[T]:
-    """Instances of one attrs class from :mod:`rtsession.messages` (a message or a part of one)."""
+    """Instances of one attrs class from ``rtsession.messages`` (a message or a part of one)."""
     if cls in _CLASS_STRATEGIES:
         return typing.cast(st.SearchStrategy[T], _CLASS_STRATEGIES[cls])
     return typing.cast(st.SearchStrategy[T], _build_attrs(cls))
@@ -253,20 +253,20 @@ def _concrete(base: type[T]) -> list[type[T]]:
 
 
 def client_message_types() -> list[type[m.ClientMessage]]:
-    """Every concrete client message class except :class:`~rtsession.messages.RawClientMessage`."""
+    """Every concrete client message class except ``RawClientMessage``."""
     return [c for c in _concrete(m.ClientMessage) if c is not m.RawClientMessage]
 
 
 def server_message_types() -> list[type[m.ServerMessage]]:
     """Every concrete server message class, including raw passthrough, except
-    :class:`~rtsession.messages.InvalidServerMessage` (a decoding outcome, not an event)."""
+    ``InvalidServerMessage`` (a decoding outcome, not an event)."""
     return [c for c in _concrete(m.ServerMessage) if c is not m.InvalidServerMessage]
 
 
 def client_messages(
     types: Iterable[type[m.ClientMessage]] | None = None,
 ) -> st.SearchStrategy[m.ClientMessage]:
-    """Any client message of ``types`` (default: every one of :func:`client_message_types`);
+    """Any client message of ``types`` (default: every one of ``client_message_types``);
     pass a codec's ``client_types`` for the messages one wire format carries."""
     chosen = client_message_types() if types is None else sorted(types, key=lambda c: c.__name__)
     return st.one_of(*(messages_of(c) for c in chosen))
@@ -275,7 +275,7 @@ def client_messages(
 def server_messages(
     types: Iterable[type[m.ServerMessage]] | None = None,
 ) -> st.SearchStrategy[m.ServerMessage]:
-    """Any server message of ``types`` (default: every one of :func:`server_message_types`);
+    """Any server message of ``types`` (default: every one of ``server_message_types``);
     pass a codec's ``server_types`` for the messages one wire format carries."""
     chosen = server_message_types() if types is None else sorted(types, key=lambda c: c.__name__)
     return st.one_of(*(messages_of(c) for c in chosen))

@@ -1,9 +1,9 @@
 """The WebSocket behind a four-call interface: connect, send, receive, close.
 
-:class:`Transport` and :class:`Connection` are the seam; :class:`TrioWebsocketTransport` is
+``Transport`` and ``Connection`` are the seam; ``TrioWebsocketTransport`` is
 the default implementation. Transports map their library's exceptions to rtsession errors at
-this edge: :class:`~rtsession.ConnectError` while connecting,
-:class:`~rtsession.SessionClosedError` once the connection is closed.
+this edge: ``ConnectError`` while connecting,
+``SessionClosedError`` once the connection is closed.
 """
 
 from ._base import (

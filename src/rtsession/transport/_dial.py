@@ -220,7 +220,7 @@ def keepalive_error() -> SessionClosedError:
 class ConnectionTask:
     """What a transport's connection object shares with the task that runs the library.
 
-    The library's background tasks run in :attr:`scope`, shielded from outside
+    The library's background tasks run in ``scope``, shielded from outside
     cancellation from the start (so ``aclose()`` can still perform the close handshake
     after the session's nursery is cancelled); ``aclose()`` cancels it. The shield is never
     turned on later: a task cancelled mid-checkpoint must not find itself shielded on
@@ -273,7 +273,7 @@ class ConnectionTask:
             self._watchers.append(scope)
 
     async def host(self) -> None:
-        """Run the library's tasks: a nursery inside :attr:`scope`, kept open until the
+        """Run the library's tasks: a nursery inside ``scope``, kept open until the
         handshake is over, then until its tasks end. Started with ``start_soon``, not
         ``start``: a shielded child of a cancelled ``start`` would never exit.
         """
@@ -291,7 +291,7 @@ class ConnectionTask:
                 scope.cancel()
 
     async def library_nursery(self) -> trio.Nursery:
-        """The nursery for the library's tasks, once :meth:`host` has opened it."""
+        """The nursery for the library's tasks, once ``host`` has opened it."""
         await self._ready.wait()
         assert self.nursery is not None
         return self.nursery
@@ -308,7 +308,7 @@ async def run_connection(
     task_status: trio.TaskStatus[Connection],
 ) -> None:
     """One connection's task: runs ``handshake`` (unshielded: outside cancellation stops
-    it at once) while the library's tasks start in a :class:`ConnectionTask`'s nursery;
+    it at once) while the library's tasks start in a ``ConnectionTask``'s nursery;
     reports the connection, then waits for those tasks to end. The stream is closed at the
     end. A library failure after the handshake is not raised here: it closes the
     connection, and ``send`` / ``receive`` raise it as a ``SessionClosedError`` (code 1006).

@@ -87,7 +87,7 @@ class _WatchedStream(trio.abc.Stream):
 
 @final
 class _TrioWebsocketConnection:
-    """A :class:`Connection` over a ``trio_websocket.WebSocketConnection``."""
+    """A ``Connection`` over a ``trio_websocket.WebSocketConnection``."""
 
     def __init__(self, ws: trio_websocket.WebSocketConnection, task: ConnectionTask):
         self._ws = ws
@@ -178,7 +178,7 @@ async def _handshake(
 
 @final
 class TrioWebsocketTransport:
-    """The default :class:`Transport`, built on trio-websocket.
+    """The default ``Transport``, built on trio-websocket.
 
     Each connection runs trio-websocket's reader task (and the keepalive) in a nursery of
     its own inside one task of the caller's nursery, shielded from outside cancellation, so
@@ -206,7 +206,7 @@ class TrioWebsocketTransport:
         self._ping_timeout = ping_timeout
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
-        """Open a connection; see :meth:`Transport.connect`.
+        """Open a connection; see ``Transport.connect``.
 
         Raises:
             ConnectError: the connection could not be opened.

@@ -77,7 +77,7 @@ def _closed_error(exc: ConnectionClosed) -> SessionClosedError:
 
 @final
 class _WebsocketsConnection:
-    """A :class:`Connection` over a ``websockets.trio`` client connection."""
+    """A ``Connection`` over a ``websockets.trio`` client connection."""
 
     def __init__(self, ws: ClientConnection, task: ConnectionTask) -> None:
         self._ws = ws
@@ -150,7 +150,7 @@ def _handshake_error(exc: BaseException, target: Target, request: ConnectRequest
 
 @final
 class WebsocketsTrioTransport:
-    """A :class:`Transport` built on ``websockets.trio`` (websockets >= 17), which parses and
+    """A ``Transport`` built on ``websockets.trio`` (websockets >= 17), which parses and
     frames in its C-accelerated sans-I/O core: about half trio-websocket's client CPU per
     received message (``docs/benchmarks/``).
 
@@ -159,7 +159,7 @@ class WebsocketsTrioTransport:
         async with open_session(provider, options, transport=WebsocketsTrioTransport()) as s:
             ...
 
-    Behaves like :class:`TrioWebsocketTransport`: the same errors (``ConnectError`` with
+    Behaves like ``TrioWebsocketTransport``: the same errors (``ConnectError`` with
     ``status_code`` for a rejected handshake, ``SessionClosedError`` with the close code and
     reason), the same bounded close (``aclose()`` waits at most ``CLOSE_TIMEOUT`` seconds
     for the server's close frame), the same keepalive (websockets' own: a peer that misses
@@ -189,7 +189,7 @@ class WebsocketsTrioTransport:
         self._ping_timeout = ping_timeout
 
     async def connect(self, nursery: trio.Nursery, request: ConnectRequest) -> Connection:
-        """Open a connection; see :meth:`Transport.connect`.
+        """Open a connection; see ``Transport.connect``.
 
         Raises:
             ConnectError: the connection could not be opened.

@@ -19,11 +19,11 @@ class Codec(Protocol):
     synthesize lifecycle events a provider lacks). It works in all four directions: the client
     uses ``encode_client`` / ``decode_server``, ``rtsession.local`` uses the other two.
 
-    ``decode_client`` raises :class:`rtsession.DecodeError` for an invalid frame.
+    ``decode_client`` raises ``rtsession.DecodeError`` for an invalid frame.
     ``decode_server`` never raises on any frame: what it cannot type becomes a
     ``RawServerMessage`` (unknown event type) or an ``InvalidServerMessage`` (not JSON, not an
     object, or a known event with missing or mistyped fields). ``encode_client`` raises
-    :class:`rtsession.EncodeError` for a message the format cannot carry.
+    ``rtsession.EncodeError`` for a message the format cannot carry.
     """
 
     client_types: ClassVar[frozenset[type[ClientMessage]]]
@@ -32,7 +32,7 @@ class Codec(Protocol):
     """The server message classes this format carries (besides raw and invalid messages)."""
 
     def check_client(self, message: ClientMessage) -> None:
-        """Raise :class:`rtsession.EncodeError` if ``encode_client`` would; no side effects.
+        """Raise ``rtsession.EncodeError`` if ``encode_client`` would; no side effects.
 
         The session calls it at the app's edge, so a message that cannot be carried is
         rejected before it enters the middleware chain; ``encode_client`` follows later, in

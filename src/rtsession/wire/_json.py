@@ -169,7 +169,7 @@ def invalid_frame(frame: str | bytes, reason: str) -> InvalidServerMessage:
 
 
 def decode_error(event_type: str, exc: BaseException, event_id: str | None) -> DecodeError:
-    """A :class:`DecodeError` for a client event whose payload did not structure.
+    """A ``DecodeError`` for a client event whose payload did not structure.
 
     The first error cattrs reports gives the code and the dotted ``param`` path.
     """

@@ -74,11 +74,11 @@ class GeminiCodec:
     """The Gemini Live wire format, in all four directions, normalized to the GA vocabulary.
 
     One instance per connection: it keeps the state Gemini's stream needs. Client side: the
-    options in force, a :class:`~rtsession.audio.Resampler` from the app's input rate
+    options in force, a ``Resampler`` from the app's input rate
     (``SessionOptions.input_audio_format.rate``, default 16000 Hz) to Gemini's 16000 Hz, whether
     a push-to-talk activity is open, and whether a response is expected. Server side: the
     synthesized response lifecycle (ids ``resp_<n>`` and ``item_<n>``, numbered per
-    connection, or on from the previous connection's for a :meth:`successor`).
+    connection, or on from the previous connection's for a ``successor``).
     ``docs/gemini.md`` has the full mapping both ways.
 
     Outgoing JSON is camelCase; incoming frames may be text or binary, camelCase or
@@ -86,7 +86,7 @@ class GeminiCodec:
 
     ``encode_client`` changes that state (the first ``SessionUpdate`` is the ``setup``, audio
     goes through the resampler, ...), so call it exactly once per message that goes on the
-    wire; :meth:`check_client` validates a message without touching the state.
+    wire; ``check_client`` validates a message without touching the state.
     """
 
     client_types: ClassVar[frozenset[type[m.ClientMessage]]] = frozenset(
@@ -183,8 +183,8 @@ class GeminiCodec:
         return [dumps(p) for p in self._encode_client(message, apply=True)]
 
     def check_client(self, message: m.ClientMessage) -> None:
-        """Raise what :meth:`encode_client` would raise for ``message``, without changing
-        anything :meth:`encode_client` depends on (for validating a message before it is
+        """Raise what ``encode_client`` would raise for ``message``, without changing
+        anything ``encode_client`` depends on (for validating a message before it is
         queued). A ``SessionUpdate`` checked before any setup was sent counts as the setup for
         later checks, so a partial update right after it is checked as a ``contextUpdate``.
 
@@ -316,7 +316,7 @@ class GeminiCodec:
 
     def encode_server(self, message: m.ServerMessage) -> list[Frame]:
         """Encode one server message as zero or more text frames (used by
-        ``rtsession.local``); the inverse of :meth:`decode_server`.
+        ``rtsession.local``); the inverse of ``decode_server``.
 
         Lifecycle events Gemini implies (``ResponseCreated``, output item and content part
         added, ...) give no frame. ``RawServerMessage`` is sent as its payload and

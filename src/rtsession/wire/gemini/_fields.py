@@ -100,7 +100,7 @@ def optional(obj: Payload, name: str, tp: type[T], path: str) -> T | None:
 
 
 def required(obj: Payload, name: str, tp: type[T], path: str) -> T:
-    """Like :func:`optional`, for a field that must be present.
+    """Like ``optional``, for a field that must be present.
 
     Raises:
         WireError: the value is absent or has the wrong type.
@@ -201,7 +201,7 @@ def _by_modality(obj: Payload, name: str, path: str) -> dict[str, int]:
 
 
 def usage_from_wire(obj: Payload, path: str) -> m.Usage:
-    """``usageMetadata`` as :class:`~rtsession.messages.Usage`, split by modality.
+    """``usageMetadata`` as ``Usage``, split by modality.
 
     ``promptTokenCount`` is the input, ``responseTokenCount`` (Vertex:
     ``candidatesTokenCount``) the output, ``cachedContentTokenCount`` the cached input; the
@@ -246,7 +246,7 @@ def _details(**counts: int | None) -> list[Payload] | None:
 
 
 def usage_to_wire(usage: m.Usage) -> Payload:
-    """:class:`~rtsession.messages.Usage` as ``usageMetadata`` (Gemini API field names)."""
+    """``Usage`` as ``usageMetadata`` (Gemini API field names)."""
     fields = {
         "promptTokenCount": usage.input_tokens,
         "cachedContentTokenCount": usage.cached_tokens,

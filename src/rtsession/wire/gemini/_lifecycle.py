@@ -1,8 +1,8 @@
 """The server direction: Gemini server frames as the GA response lifecycle, and back
 (reference: gemini-live.md section 5; openai-realtime.md section 5 for the GA order).
 
-Gemini has no response, item or content-part events: :class:`Synthesizer` keeps the state to
-synthesize them, with ids numbered per connection, and :class:`ServerEncoder` turns such a
+Gemini has no response, item or content-part events: ``Synthesizer`` keeps the state to
+synthesize them, with ids numbered per connection, and ``ServerEncoder`` turns such a
 sequence back into Gemini frames. ``docs/gemini.md`` describes the mapping and the round-trip
 unit.
 """
@@ -254,7 +254,7 @@ class Synthesizer:
 
     Ids are numbered per connection: responses ``resp_1``, ``resp_2``, ...; items (assistant
     messages, function calls and the user's speech) ``item_1``, ``item_2``, ...; a
-    :meth:`successor` numbers on.
+    ``successor`` numbers on.
 
     Attributes:
         responses_opened: how many responses have started on this connection.
@@ -605,7 +605,7 @@ def _content(**fields: Any) -> Payload:
 
 
 class ServerEncoder:
-    """Encodes the GA lifecycle as Gemini server frames, the inverse of :class:`Synthesizer`.
+    """Encodes the GA lifecycle as Gemini server frames, the inverse of ``Synthesizer``.
 
     Lifecycle events Gemini implies give no frame; content ends as ``generationComplete``, an
     ``incomplete`` message as ``interrupted``, a response as ``turnComplete`` (or, when it has

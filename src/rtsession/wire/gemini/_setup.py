@@ -362,7 +362,7 @@ def _sensitivities(config: Payload | None, path: str) -> dict[str, Any]:
 
 
 def options_from_setup(setup: Payload, path: str = "setup") -> m.SessionOptions:
-    """The options a ``setup`` body asks for (inverse of :func:`setup_from_options`).
+    """The options a ``setup`` body asks for (inverse of ``setup_from_options``).
 
     Lenient on fields rtsession does not model (``topP``, ``thinkingConfig``, ...): they are
     left out here and stay in the message's ``raw``.

@@ -2,16 +2,16 @@
 1, 1h and 5).
 
 Both dialects carry the same agnostic messages over mostly the same JSON: the same events with
-the same fields, the same items, tools, turn detection, usage and errors. A :class:`Dialect`
+the same fields, the same items, tools, turn detection, usage and errors. A ``Dialect``
 states only what differs: event names, where each setting lives in the session, response and
-``response.create`` objects (:class:`Field` tables), the names of content parts, how audio formats
-and tool choices are written, and what the dialect cannot carry. :class:`Wire` builds one strict
-cattrs converter and the event tables from a dialect, and :class:`OpenAICodecBase` is the codec
+``response.create`` objects (``Field`` tables), the names of content parts, how audio formats
+and tool choices are written, and what the dialect cannot carry. ``Wire`` builds one strict
+cattrs converter and the event tables from a dialect, and ``OpenAICodecBase`` is the codec
 both ``OpenAICodec`` and ``OpenAIBetaCodec`` are made of.
 
 Decoding is lenient in both dialects (every tag either dialect uses is understood, ``null`` is
 absent, unknown keys are ignored); encoding emits the dialect's own names and raises
-:class:`~rtsession.EncodeError` for any value the dialect has no place for.
+``EncodeError`` for any value the dialect has no place for.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ Unstructure: TypeAlias = Callable[[Any], Any]
 MaxTokens: TypeAlias = int | Literal["inf"]
 """``max_output_tokens`` and its beta spellings: 1 to 4096, or ``"inf"``."""
 Vad: TypeAlias = m.ServerVad | m.SemanticVad
-"""A ``turn_detection`` object (``null`` is :data:`~rtsession.messages.DISABLED`)."""
+"""A ``turn_detection`` object (``null`` is ``DISABLED``)."""
 ConversationMode: TypeAlias = Literal["auto", "none"]
 """``response.create``'s ``conversation``."""
 
@@ -189,7 +189,7 @@ class Field:
         name: the attribute, dotted into the OpenAI extension (``"openai.tracing"``).
         path: the keys leading to it on the wire (``("audio", "output", "voice")``).
         tp: the type the dialect's converter (un)structures it as.
-        nullable: JSON ``null`` means :data:`~rtsession.messages.DISABLED` ("off") rather than
+        nullable: JSON ``null`` means ``DISABLED`` ("off") rather than
             "not specified".
         only: the one session kind that carries it (``None``: both).
     """
@@ -204,13 +204,13 @@ class Field:
 def field(
     name: str, path: str, tp: Any, *, nullable: bool = False, only: m.SessionKind | None = None
 ) -> Field:
-    """A :class:`Field` with its wire path written dotted, e.g.
+    """A ``Field`` with its wire path written dotted, e.g.
     ``field("voice", "audio.output.voice", str)``."""
     return Field(name, tuple(path.split(".")), tp, nullable, only)
 
 
 _EXTENSIONS: Mapping[str, type[Any]] = {"openai": m.OpenAISessionOptions}
-"""Nested extension objects of ``SessionOptions`` whose attributes a :class:`Field` reaches with
+"""Nested extension objects of ``SessionOptions`` whose attributes a ``Field`` reaches with
 a dot."""
 
 
@@ -305,7 +305,7 @@ class Dialect:
 
 
 class Wire:
-    """One dialect's strict converter and event tables, built from its :class:`Dialect`.
+    """One dialect's strict converter and event tables, built from its ``Dialect``.
 
     Attributes:
         conv: the converter.
@@ -820,7 +820,7 @@ def _unstructure_status_details(details: m.ResponseStatusDetails) -> Payload:
 
 
 class OpenAICodecBase:
-    """The four directions of an OpenAI Realtime dialect; a subclass names its :class:`Wire`.
+    """The four directions of an OpenAI Realtime dialect; a subclass names its ``Wire``.
 
     Stateless; one instance per connection is the convention all codecs follow.
     """
@@ -830,7 +830,7 @@ class OpenAICodecBase:
     server_types: ClassVar[frozenset[type[m.ServerMessage]]]
 
     def check_client(self, message: m.ClientMessage) -> None:
-        """Raise :class:`~rtsession.EncodeError` if ``message`` cannot be encoded (the codec is
+        """Raise ``EncodeError`` if ``message`` cannot be encoded (the codec is
         stateless, so checking is encoding and discarding the frame: about 1 us)."""
         self.encode_client(message)
 

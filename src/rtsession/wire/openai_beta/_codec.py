@@ -3,7 +3,7 @@
 Azure OpenAI preview deployments.
 
 The beta dialect carries the same agnostic messages as GA (``rtsession.wire.openai``) and
-differs in what :data:`BETA` states: six event names (``response.text.*``, ``response.audio.*``,
+differs in what ``BETA`` states: six event names (``response.text.*``, ``response.audio.*``,
 ``response.audio_transcript.*``), ``transcription_session.*`` events for transcription sessions,
 a flat session object, audio formats as strings, tool choices as strings, ``text`` / ``audio``
 assistant content, and no MCP, images, image token counts, diarization, DTMF or idle timeouts.
