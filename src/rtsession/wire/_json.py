@@ -36,10 +36,12 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    """Decode base64 leniently: standard or URL-safe alphabet, padding optional.
+    """Decode base64: standard or URL-safe alphabet, padding optional, nothing else.
 
     Raises:
-        ValueError: the text is not base64.
+        ValueError: the text is not base64: a character outside the alphabet, or data
+            after the padding (``"!!!!"``, ``"AA==AA=="``), which a lenient decoder would
+            turn into silently wrong bytes.
     """
     if "-" in text or "_" in text:
         text = text.replace("-", "+").replace("_", "/")
@@ -47,7 +49,7 @@ def b64decode(text: str) -> bytes:
     if missing:
         text += "=" * missing
     try:
-        return binascii.a2b_base64(text, strict_mode=False)
+        return binascii.a2b_base64(text, strict_mode=True)
     except binascii.Error as exc:
         raise ValueError(f"invalid base64: {exc}") from None
 

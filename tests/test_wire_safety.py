@@ -1,0 +1,62 @@
+"""Server audio that is not valid base64 arrives as an InvalidServerMessage with its frame,
+never as silently wrong audio (a lenient decoder made ``"!!!!"`` empty audio and
+``"AA==AA=="`` one byte)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from rtsession import messages as m
+from rtsession.wire.gemini import GeminiCodec
+from rtsession.wire.openai import OpenAICodec
+from rtsession.wire.openai_beta import OpenAIBetaCodec
+
+BAD = ["!!!!", "AA==AA==", "AAAA*", "AA AA"]
+
+
+def openai_delta(event: str, audio: str) -> str:
+    return orjson.dumps(
+        {
+            "type": event,
+            "event_id": "e1",
+            "response_id": "r1",
+            "item_id": "i1",
+            "output_index": 0,
+            "content_index": 0,
+            "delta": audio,
+        }
+    ).decode()
+
+
+@pytest.mark.parametrize("audio", BAD)
+@pytest.mark.parametrize(
+    ("codec", "event"),
+    [
+        (OpenAICodec, "response.output_audio.delta"),
+        (OpenAIBetaCodec, "response.audio.delta"),
+    ],
+)
+def test_openai_audio_that_is_not_base64_is_invalid(codec: type, event: str, audio: str) -> None:
+    frame = openai_delta(event, audio)
+    (message,) = codec().decode_server(frame)
+    assert isinstance(message, m.InvalidServerMessage), message
+    assert message.frame == frame
+    assert "delta" in message.reason
+
+
+def test_openai_audio_that_is_base64_still_decodes_with_or_without_padding() -> None:
+    for audio, pcm in [("AAAA", b"\0\0\0"), ("AAA", b"\0\0"), ("AQI=", b"\x01\x02")]:
+        (message,) = OpenAICodec().decode_server(openai_delta("response.output_audio.delta", audio))
+        assert isinstance(message, m.ResponseOutputAudioDelta)
+        assert message.delta == pcm
+
+
+@pytest.mark.parametrize("audio", BAD)
+def test_gemini_audio_that_is_not_base64_is_invalid(audio: str) -> None:
+    codec = GeminiCodec()
+    codec.decode_server(orjson.dumps({"setupComplete": {}}))
+    blob = {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": audio}}
+    frame = orjson.dumps({"serverContent": {"modelTurn": {"parts": [blob]}}})
+    messages = codec.decode_server(frame)
+    assert [type(x) for x in messages] == [m.InvalidServerMessage], messages
