@@ -28,6 +28,7 @@ from ..messages import (
 from ..session import StageChannels, StageContext
 from ._stage_kit import observe
 from ._wirejson import (
+    MAX_JSON_DEPTH,
     SECRET_KEYS,
     Encoding,
     Redactor,
@@ -36,6 +37,7 @@ from ._wirejson import (
     get_path,
     session_encoding,
     set_path,
+    too_deep,
 )
 
 __all__ = ["LOGGER_NAME", "Logging"]
@@ -166,7 +168,9 @@ class _Describer:
 
     def _json(self, value: dict[str, JSON]) -> str:
         """Content JSON (raw payloads, tool schemas, metadata) with credentials redacted and
-        base64 audio replaced by its size."""
+        base64 audio replaced by its size; JSON nested too deep to write, summarized."""
+        if too_deep(value):
+            return _Summary(f"<JSON nested over {MAX_JSON_DEPTH} levels>")
         cleaned = self._redactor.json(value)
         for field in audio_fields(cleaned):
             size = b64_size(get_path(cleaned, field.path))

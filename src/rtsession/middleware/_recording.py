@@ -32,6 +32,7 @@ from ._wirejson import (
     request_secrets,
     set_path,
     shorten_b64,
+    too_deep,
 )
 
 __all__ = [
@@ -75,13 +76,18 @@ class WireFrame:
 
     @classmethod
     def parse(cls, frame: str | bytes) -> WireFrame:
+        """Split a frame; JSON nested deeper than a recording line can hold (orjson writes
+        at most 254 levels) is kept as text, like any frame that is not JSON."""
         binary = not isinstance(frame, str)
         try:
-            return cls(binary, orjson.loads(frame))
+            value = orjson.loads(frame)
         except orjson.JSONDecodeError:
-            if isinstance(frame, str):
-                return cls(False, data=frame)
-            return cls(True, data=binascii.b2a_base64(frame, newline=False).decode("ascii"))
+            value = NO_JSON
+        if not isinstance(value, _NoJson) and not too_deep(value):
+            return cls(binary, value)
+        if isinstance(frame, str):
+            return cls(False, data=frame)
+        return cls(True, data=binascii.b2a_base64(frame, newline=False).decode("ascii"))
 
     @property
     def is_json(self) -> bool:

@@ -219,32 +219,61 @@ def _mime_rate(mime: str) -> int | None:
     return None
 
 
+MAX_JSON_DEPTH: Final = 240
+"""JSON nested deeper is not walked, logged or recorded as JSON: orjson writes at most 254
+levels, and a recording line or log record adds its own."""
+
+
+def too_deep(value: JSON, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` nests more than ``limit`` levels of arrays and objects (checked
+    without recursion)."""
+    stack: list[tuple[JSON, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
 def audio_fields(value: JSON, path: Path = ()) -> Iterator[AudioField]:
     """Find the base64 audio strings in a decoded frame of any wire format: OpenAI GA and
     beta (``input_audio_buffer.append.audio``, ``response.output_audio.delta.delta``,
     ``input_audio`` / ``output_audio`` content parts) and Gemini (blobs whose ``mimeType``
-    is ``audio/*``: realtime input, media chunks, model-turn inline data)."""
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from audio_fields(item, (*path, index))
-        return
-    if not isinstance(value, dict):
-        return
-    found: str | None = None
-    kind = value.get("type")
-    if isinstance(kind, str) and kind in _AUDIO_EVENTS:
-        key, direction = _AUDIO_EVENTS[kind]
-        if isinstance(value.get(key), str):
-            found = key
-            yield AudioField((*path, key), direction)
-    mime = value.get("mimeType", value.get("mime_type"))
-    if isinstance(mime, str) and mime.startswith("audio/") and isinstance(value.get("data"), str):
-        found = "data"
-        direction = "output" if "inlineData" in path or "inline_data" in path else "input"
-        yield AudioField((*path, "data"), direction, _mime_rate(mime))
-    for key, item in value.items():
-        if key != found and isinstance(item, dict | list):
-            yield from audio_fields(item, (*path, key))
+    is ``audio/*``: realtime input, media chunks, model-turn inline data). Depth first, in
+    document order, without recursion (a hostile frame may nest deeply)."""
+    stack: list[tuple[JSON, Path]] = [(value, path)]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, list):
+            stack.extend(reversed([(item, (*path, index)) for index, item in enumerate(value)]))
+            continue
+        if not isinstance(value, dict):
+            continue
+        found: str | None = None
+        kind = value.get("type")
+        if isinstance(kind, str) and kind in _AUDIO_EVENTS:
+            key, direction = _AUDIO_EVENTS[kind]
+            if isinstance(value.get(key), str):
+                found = key
+                yield AudioField((*path, key), direction)
+        mime = value.get("mimeType", value.get("mime_type"))
+        if (
+            isinstance(mime, str)
+            and mime.startswith("audio/")
+            and isinstance(value.get("data"), str)
+        ):
+            found = "data"
+            direction = "output" if "inlineData" in path or "inline_data" in path else "input"
+            yield AudioField((*path, "data"), direction, _mime_rate(mime))
+        children = [
+            (item, (*path, key))
+            for key, item in value.items()
+            if key != found and isinstance(item, dict | list)
+        ]
+        stack.extend(reversed(children))
 
 
 def get_path(value: JSON, path: Path) -> JSON:
@@ -278,7 +307,10 @@ class AudioFormats:
 
     def observe(self, frame: JSON) -> None:
         """Update the encodings from a server frame (other frames are ignored)."""
-        if not isinstance(frame, dict) or frame.get("type") not in _SESSION_EVENTS:
+        if not isinstance(frame, dict):
+            return
+        kind = frame.get("type")
+        if not isinstance(kind, str) or kind not in _SESSION_EVENTS:
             return
         session = frame.get("session")
         if not isinstance(session, dict):

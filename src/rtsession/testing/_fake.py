@@ -157,6 +157,12 @@ class FakeProvider:
         for frame in frames:
             self._outbox_send.send_nowait(frame)
 
+    def send_frame_nowait(self, frame: str | bytes) -> None:
+        """Send one frame exactly as given, after those already queued: what a server that
+        breaks its own protocol would send (bad JSON, mistyped fields, deep nesting), to test
+        that a session and its stages survive it."""
+        self._outbox_send.send_nowait(frame)
+
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection from the server side, after the messages already queued:
         the session's ``async for`` ends, and sends raise ``SessionClosedError(code, reason)``.

@@ -89,9 +89,8 @@ def _structure(value: Any, tp: type[T], param: str) -> T:
 
 
 def optional(obj: Payload, name: str, tp: type[T], path: str) -> T | None:
-    """The field ``name`` of ``obj`` checked as ``tp`` (``bytes`` read as base64, either alphabet,
-    padding optional, nothing else), or
-    ``None`` when absent.
+    """The field ``name`` of ``obj`` checked as ``tp`` (``bytes`` read as base64, either
+    alphabet, padding optional, nothing else), or ``None`` when absent.
 
     Raises:
         WireError: the value has the wrong type.
