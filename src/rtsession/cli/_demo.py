@@ -22,7 +22,7 @@ from .._errors import RTSessionError
 from ..audio import AudioFormatError, bytes_to_ms, read_wav, sample, stream_wav, write_wav
 from ..middleware import FunctionInvocation, ToolInvocationCompleted
 from ..session import Session, open_session
-from ._providers import open_provider
+from ._providers import add_provider_arguments, open_provider
 
 __all__ = ["HELP", "configure", "get_weather", "run"]
 
@@ -55,15 +55,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="WAV files to speak, one turn each (default: the bundled JFK clip, then a "
         "spoken weather question that triggers a tool call)",
     )
-    parser.add_argument(
-        "--provider",
-        choices=["local", "gemini-local", "openai"],
-        default="local",
-        help="local: an embedded offline server, spoken to as OpenAI Realtime (default); "
-        "gemini-local: the same server, spoken to as Gemini Live; openai: the real service "
-        "(needs OPENAI_API_KEY)",
-    )
-    parser.add_argument("--model", help="the model (default: the provider's)")
+    add_provider_arguments(parser, ["local", "gemini-local", "openai"])
     parser.add_argument(
         "--fast", action="store_true", help="stream the audio as fast as possible, not in real time"
     )

@@ -15,7 +15,7 @@ from .._errors import RTSessionError
 from ..middleware import FunctionInvocation
 from ..telephony import TwilioCall, serve_twilio, twiml
 from ._demo import get_weather
-from ._providers import open_provider
+from ._providers import add_provider_arguments, open_provider
 from ._serve import _whole_number
 from ._talk import Transcript, leave_on_ctrl_c
 
@@ -32,14 +32,7 @@ OPTIONS = m.SessionOptions(
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``rtsession phone``'s arguments."""
-    parser.add_argument(
-        "--provider",
-        choices=["local", "openai", "azure", "gemini"],
-        default="local",
-        help="local: the embedded offline server (default); openai, azure, gemini: the "
-        "services (credentials as for rtsession talk)",
-    )
-    parser.add_argument("--model", help="the model, or the Azure deployment")
+    add_provider_arguments(parser, ["local", "openai", "azure", "gemini"])
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
     )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Final, TextIO
 
@@ -12,17 +13,37 @@ import attrs
 from ..providers import AzureOpenAIRealtime, GeminiLive, OpenAIRealtime, Provider
 from ..wire import gemini, openai
 
-__all__ = ["CHOICES", "Rates", "open_provider", "rates"]
-
-CHOICES: Final = ("local", "gemini-local", "openai", "azure", "gemini")
-"""``local``: the embedded offline server, spoken to as OpenAI Realtime; ``gemini-local``: the
-same server as Gemini Live; ``openai``, ``azure``, ``gemini``: the services."""
+__all__ = ["Rates", "add_provider_arguments", "open_provider", "rates"]
 
 _NEEDS: Final = {
     "openai": "OPENAI_API_KEY",
     "azure": "AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT (or --model) and AZURE_OPENAI_API_KEY",
     "gemini": "GEMINI_API_KEY (or GOOGLE_API_KEY)",
 }
+
+
+_DESCRIPTIONS: Final = {  # the providers the commands can talk to
+    "local": "an embedded offline server, spoken to as OpenAI Realtime",
+    "gemini-local": "the same server, spoken to as Gemini Live",
+    "openai": "OpenAI Realtime (OPENAI_API_KEY)",
+    "azure": "Azure OpenAI (AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_DEPLOYMENT or --model, "
+    "AZURE_OPENAI_API_KEY)",
+    "gemini": "Gemini Live (GEMINI_API_KEY or GOOGLE_API_KEY)",
+}
+
+
+def add_provider_arguments(parser: argparse.ArgumentParser, choices: Sequence[str]) -> None:
+    """Add ``--provider`` (one of ``choices``, ``local`` by default) and ``--model``."""
+    parser.add_argument(
+        "--provider",
+        choices=choices,
+        default="local",
+        help="; ".join(f"{name}: {_DESCRIPTIONS[name]}" for name in choices)
+        + " (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--model", help="the model (default: the provider's), or the Azure deployment"
+    )
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ from ..audio import Microphone, Speaker, open_microphone, open_speaker
 from ..middleware import BargeIn, FunctionInvocation, ToolInvocationCompleted
 from ..session import Session, open_session
 from ._demo import get_weather
-from ._providers import Rates, open_provider, rates
+from ._providers import Rates, add_provider_arguments, open_provider, rates
 
 __all__ = ["HELP", "Transcript", "configure", "converse", "leave_on_ctrl_c", "options", "run"]
 
@@ -35,15 +35,7 @@ def _device(text: str) -> int | str:
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add ``rtsession talk``'s arguments."""
-    parser.add_argument(
-        "--provider",
-        choices=["local", "openai", "azure", "gemini"],
-        default="local",
-        help="local: an embedded offline server (default); openai, azure, gemini: the "
-        "services (credentials from OPENAI_API_KEY; AZURE_OPENAI_ENDPOINT, "
-        "AZURE_OPENAI_DEPLOYMENT and AZURE_OPENAI_API_KEY; GEMINI_API_KEY)",
-    )
-    parser.add_argument("--model", help="the model, or the Azure deployment")
+    add_provider_arguments(parser, ["local", "openai", "azure", "gemini"])
     parser.add_argument(
         "--input-device",
         type=_device,
