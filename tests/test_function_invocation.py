@@ -15,6 +15,7 @@ import pytest
 import trio
 import trio.testing
 
+import rtsession
 from _servers import RealtimeServer, echo_session_update, serve_realtime
 from rtsession import messages as m
 from rtsession.middleware import (
@@ -54,6 +55,12 @@ async def running(
     async with open_session(fake, options, middleware=[stage], transport=fake) as session:
         nursery.start_soon(app.drain, session)
         yield session, app
+
+
+async def read_to_the_end(fake: FakeProvider, stage: FunctionInvocation) -> None:
+    async with open_session(fake, middleware=[stage], transport=fake) as session:
+        async for _ in session:
+            pass
 
 
 def outputs(fake: FakeProvider) -> dict[str, str]:
@@ -567,3 +574,95 @@ async def test_end_to_end_over_a_websocket(nursery: trio.Nursery) -> None:
     }
     assert create["type"] == "response.create"
     assert completed.outcome == "succeeded"
+
+
+# --- parity with MEAI's FunctionInvokingRealtimeClientSession ----------------------------------
+
+
+async def test_a_function_the_app_declared_itself_is_left_to_the_app(
+    nursery: trio.Nursery,
+) -> None:
+    lookup = m.FunctionTool(name="lookup", description="The app's own.", parameters={})
+    options = m.SessionOptions(tools=(lookup,))
+    fake = FakeProvider(
+        [m.SessionCreated(session=options), *response_events("resp_1", call("lookup"))]
+    )
+    stage = FunctionInvocation([get_weather])
+    async with running(fake, stage, nursery, options) as (session, app):
+        done = await app.receive_of(m.ResponseDone)
+        await trio.testing.wait_all_tasks_blocked()
+        assert [k for k in kinds(fake) if k != "SessionUpdate"] == []  # not answered "unknown"
+        answer = m.FunctionCallOutputItem(call_id="call_1", output='{"hits": 3}')
+        await session.send(m.ConversationItemCreate(item=answer))
+        await fake.receive_of(m.ResponseCreate)  # the stage goes on once the app answered
+    assert done.response.id == "resp_1"
+    assert not any(isinstance(x, ToolInvocationStarted) for x in app.received)
+    assert outputs(fake) == {"call_1": '{"hits": 3}'}
+
+
+async def test_an_unknown_function_can_end_the_turn(nursery: trio.Nursery) -> None:
+    fake = FakeProvider(
+        response_events(
+            "resp_1",
+            call("get_weather", '{"city": "Oslo"}', call_id="call_1"),
+            call("mystery", call_id="call_2"),
+        )
+    )
+    stage = FunctionInvocation([get_weather], unknown_tools="end_turn")
+    async with running(fake, stage, nursery) as (_session, app):
+        completed = await app.receive_of(ToolInvocationCompleted)
+        await trio.testing.wait_all_tasks_blocked()
+    assert completed.name == "get_weather"
+    assert [k for k in kinds(fake) if k != "SessionUpdate"] == ["output:call_1"]  # no create
+    assert [s.name for s in app.received if isinstance(s, ToolInvocationStarted)] == ["get_weather"]
+
+
+async def test_tools_failing_round_trip_after_round_trip_end_the_session() -> None:
+    def broken(city: str) -> str:
+        raise ConnectionError(f"the weather service for {city} is down")
+
+    responses = 0
+
+    def reply(message: m.ClientMessage) -> list[m.ServerMessage]:
+        nonlocal responses
+        if not isinstance(message, m.ResponseCreate):
+            return []
+        responses += 1
+        arguments = '{"city": "Oslo"}'
+        return response_events(f"resp_{responses}", call("broken", arguments, f"call_{responses}"))
+
+    fake = FakeProvider(
+        response_events("resp_0", call("broken", '{"city": "Oslo"}', "call_0")), reply=reply
+    )
+    stage = FunctionInvocation([broken], max_consecutive_errors=2)
+    with trio.fail_after(5), pytest.raises(rtsession.ToolInvocationError) as raised:
+        await read_to_the_end(fake, stage)
+    assert raised.value.failures == 3
+    assert "max_consecutive_errors=2" in str(raised.value)
+    assert isinstance(raised.value.__cause__, ConnectionError)
+    assert responses == 2  # the model got the first two errors and went on; not the third
+
+
+async def test_a_round_trip_without_failure_resets_the_count(nursery: trio.Nursery) -> None:
+    results = iter([ValueError("flaky"), "ok", ValueError("flaky"), "ok", ValueError("flaky")])
+
+    def flaky() -> str:
+        result = next(results)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    responses = 0
+
+    def reply(message: m.ClientMessage) -> list[m.ServerMessage]:
+        nonlocal responses
+        if not isinstance(message, m.ResponseCreate) or responses >= 4:
+            return []
+        responses += 1
+        return response_events(f"resp_{responses}", call("flaky", call_id=f"call_{responses}"))
+
+    fake = FakeProvider(response_events("resp_0", call("flaky", call_id="call_0")), reply=reply)
+    stage = FunctionInvocation([flaky], max_consecutive_errors=1)
+    async with running(fake, stage, nursery) as (_session, app):
+        outcomes = [(await app.receive_of(ToolInvocationCompleted)).outcome for _ in range(5)]
+    assert outcomes == ["failed", "succeeded", "failed", "succeeded", "failed"]

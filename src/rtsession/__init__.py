@@ -25,6 +25,7 @@ from ._errors import (
     NotInTrioError as NotInTrioError,
     RTSessionError as RTSessionError,
     SessionClosedError as SessionClosedError,
+    ToolInvocationError as ToolInvocationError,
 )
 from .messages import DISABLED as DISABLED, SessionOptions as SessionOptions
 from .providers import (
@@ -57,6 +58,7 @@ __all__ = [
     "Session",
     "SessionClosedError",
     "SessionOptions",
+    "ToolInvocationError",
     "VertexGeminiLive",
     "messages",
     "open_session",

@@ -111,3 +111,17 @@ class NotInTrioError(RTSessionError, RuntimeError):
     asyncio. rtsession is a trio library: run the program with ``trio.run(main)``; from an
     asyncio program, run the trio part in a thread with its own ``trio.run``, or through
     ``trio-asyncio``."""
+
+
+class ToolInvocationError(RTSessionError):
+    """The app's tools failed too many times in a row (``FunctionInvocation``'s
+    ``max_consecutive_errors``): the session ends with this error, raised from
+    ``open_session``, its ``__cause__`` the last exception a tool raised (if one did).
+
+    Attributes:
+        failures: the consecutive model round trips whose calls failed.
+    """
+
+    def __init__(self, message: str, *, failures: int) -> None:
+        super().__init__(message)
+        self.failures = failures

@@ -12,6 +12,7 @@ from typing import Any, Final, Literal, final
 import attrs
 import trio
 
+from .._errors import ToolInvocationError
 from ..messages import (
     ClientMessage,
     ConversationItemCreate,
@@ -48,6 +49,7 @@ _logger = logging.getLogger("rtsession.middleware")
 
 _CANCELLED: Final = ToolResult("cancelled", error_output("The call was cancelled."))
 _UNKNOWN: Final = "Unknown function {!r}."
+_FAILURES: Final = frozenset({"failed", "invalid_arguments", "unknown_tool", "timed_out"})
 _OVER_LIMIT: Final = ToolResult(
     "over_limit",
     error_output("Too many tool calls in this turn; answer the user without calling tools."),
@@ -120,11 +122,22 @@ class FunctionInvocation:
             by default it gets ``{"error": "The function failed."}``. Either way the
             exception is logged (``logging`` name ``rtsession.middleware``) and reaches the
             app on ``ToolInvocationCompleted``.
-        unknown_tools: a call of a function not in ``tools``: ``"error"`` answers it with
-            ``{"error": "Unknown function 'name'."}``; ``"app"`` leaves it to the app, which
-            answers with ``ConversationItemCreate(FunctionCallOutputItem)`` and no
+        unknown_tools: a call of a function that is neither in ``tools`` nor declared in the
+            session's options (a function declared there but not given here is always the
+            app's: it answers it, as with ``"app"``): ``"error"`` answers it with
+            ``{"error": "Unknown function 'name'."}``; ``"app"`` leaves it to the app,
+            which answers with ``ConversationItemCreate(FunctionCallOutputItem)`` and no
             ``ResponseCreate``: the stage sends that once every call of the response is
-            answered (it stops waiting for the app if the response is cancelled).
+            answered (it stops waiting for the app if the response is cancelled);
+            ``"end_turn"`` ends the turn there (MEAI's ``TerminateOnUnknownCalls``): the
+            stage answers the response's other calls but sends no ``ResponseCreate``, and
+            leaves the unknown call to the app.
+        max_consecutive_errors: the most model round trips in a row, within one user turn,
+            whose calls include a failure (a tool raised, timed out, got invalid arguments,
+            or an unknown function was answered with an error). One more ends the session
+            with ``ToolInvocationError`` from ``open_session``, caused by the last exception
+            a tool raised (MEAI's ``MaximumConsecutiveErrorsPerRequest``, default 3).
+            ``None``: no limit.
         gate: run a ``ResponseGate`` on the provider side of this stage.
 
     Raises:
@@ -143,7 +156,8 @@ class FunctionInvocation:
         call_deadline: float | None = None,
         max_round_trips: int = 10,
         detailed_errors: bool = False,
-        unknown_tools: Literal["error", "app"] = "error",
+        unknown_tools: Literal["error", "app", "end_turn"] = "error",
+        max_consecutive_errors: int | None = 3,
         gate: bool = True,
     ) -> None:
         self._settings = _Settings(
@@ -153,6 +167,7 @@ class FunctionInvocation:
             max_round_trips=max_round_trips,
             detailed_errors=detailed_errors,
             unknown_tools=unknown_tools,
+            max_consecutive_errors=max_consecutive_errors,
         )
         self._gate = gate
 
@@ -198,9 +213,10 @@ class _Settings:
     call_deadline: float | None = attrs.field(validator=_at_least(0, optional=True))
     max_round_trips: int = attrs.field(validator=_at_least(1, optional=False))
     detailed_errors: bool
-    unknown_tools: Literal["error", "app"] = attrs.field(
-        validator=attrs.validators.in_(("error", "app"))
+    unknown_tools: Literal["error", "app", "end_turn"] = attrs.field(
+        validator=attrs.validators.in_(("error", "app", "end_turn"))
     )
+    max_consecutive_errors: int | None = attrs.field(validator=_at_least(0, optional=True))
     function_tools: tuple[FunctionTool, ...] = attrs.field(init=False)
 
     @function_tools.default
@@ -231,6 +247,8 @@ class _Response:
     done: bool = False
     go_on: bool = True
     over_limit: bool = False
+    failed: bool = False  # a call of it failed (for max_consecutive_errors)
+    error: Exception | None = None  # the last exception a tool of it raised
 
 
 class _Invocations(Relay):
@@ -244,6 +262,7 @@ class _Invocations(Relay):
         self._open = OpenResponses()
         self._pending: dict[str, _Call] = {}  # by call_id, until answered
         self._round_trips = 0
+        self._failing = 0  # round trips in a row, this turn, with a failed call
         self._advertised = False
 
     # --- app side ------------------------------------------------------------------------------
@@ -262,7 +281,7 @@ class _Invocations(Relay):
         elif isinstance(message, ConversationItemCreate):
             item = message.item
             if isinstance(item, MessageItem) and item.role == "user":
-                self._round_trips = 0
+                self._new_turn()
             elif isinstance(item, FunctionCallOutputItem):
                 call = self._pending.get(item.call_id)
                 if call is not None and call.by_app:
@@ -299,7 +318,11 @@ class _Invocations(Relay):
         elif isinstance(message, ToolCallCancellation):
             await self._cancel_calls(message.call_ids)
         elif isinstance(message, InputAudioBufferSpeechStarted | InputAudioBufferCommitted):
-            self._round_trips = 0
+            self._new_turn()
+
+    def _new_turn(self) -> None:
+        self._round_trips = 0
+        self._failing = 0
 
     async def _take(self, response_id: str, item: FunctionCallItem) -> None:
         if item.call_id is None or item.call_id in self._pending:
@@ -311,16 +334,23 @@ class _Invocations(Relay):
                 over_limit=self._round_trips >= self._settings.max_round_trips
             )
         tool = self._settings.tools.get(item.name)
+        declared = tool is None and item.name in self._declared()
+        unknown = self._settings.unknown_tools if tool is None and not declared else None
         call = _Call(
             name=item.name,
             call_id=item.call_id,
             response_id=response_id,
             started=trio.current_time(),
-            by_app=tool is None and self._settings.unknown_tools == "app",
+            by_app=declared or unknown == "app",
         )
         response.calls.append(call)
         self._pending[call.call_id] = call
         if call.by_app:
+            return
+        if unknown == "end_turn":
+            _logger.info("the model called an unknown function %r: the turn ends", call.name)
+            response.go_on = False
+            await self._answered(call, None)  # the app's to answer, or not
             return
         await self.link.to_app(
             ToolInvocationStarted(
@@ -340,6 +370,11 @@ class _Invocations(Relay):
             )
         else:
             self.link.nursery.start_soon(self._invoke, tool, call, item.arguments)
+
+    def _declared(self) -> set[str]:
+        """The functions the session's options declare (the app's and this stage's)."""
+        tools = self.link.context.options.tools or ()
+        return {tool.name for tool in tools if isinstance(tool, FunctionTool)}
 
     async def _invoke(self, tool: ToolFunction, call: _Call, arguments: str) -> None:
         deadline = self._settings.call_deadline
@@ -396,6 +431,10 @@ class _Invocations(Relay):
         del self._pending[call.call_id]
         if result is not None:
             call.output = result.output
+            if result.outcome in _FAILURES:
+                response = self._responses[call.response_id]
+                response.failed = True
+                response.error = result.exception or response.error
             await self.link.to_app(
                 ToolInvocationCompleted(
                     name=call.name,
@@ -409,6 +448,20 @@ class _Invocations(Relay):
             )
         await self._flush_if_answered(call.response_id)
 
+    def _count_failures(self, response: _Response) -> None:
+        """Count the round trips in a row whose calls failed; past the limit, end the
+        session with the last error (MEAI's MaximumConsecutiveErrorsPerRequest)."""
+        if not response.calls:
+            return
+        self._failing = self._failing + 1 if response.failed else 0
+        limit = self._settings.max_consecutive_errors
+        if limit is not None and self._failing > limit:
+            raise ToolInvocationError(
+                f"the tools failed in {self._failing} model round trips in a row "
+                f"(max_consecutive_errors={limit})",
+                failures=self._failing,
+            ) from response.error
+
     async def _flush_if_answered(self, response_id: str) -> None:
         """Once the response is done and all its calls answered, send the outputs and maybe a
         ``ResponseCreate``. The check and the removal have no await between them, so a
@@ -417,6 +470,7 @@ class _Invocations(Relay):
         if response is None or not response.done or not all(c.answered for c in response.calls):
             return
         del self._responses[response_id]
+        self._count_failures(response)
         for call in response.calls:
             if call.output is not None and not call.void:
                 output = FunctionCallOutputItem(call_id=call.call_id, output=call.output)
