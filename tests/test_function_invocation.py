@@ -20,6 +20,8 @@ from _servers import RealtimeServer, echo_session_update, serve_realtime
 from rtsession import messages as m
 from rtsession.middleware import (
     FunctionInvocation,
+    ToolApproval,
+    ToolApprovalRequested,
     ToolFunction,
     ToolInvocationCompleted,
     ToolInvocationStarted,
@@ -666,3 +668,60 @@ async def test_a_round_trip_without_failure_resets_the_count(nursery: trio.Nurse
     async with running(fake, stage, nursery) as (_session, app):
         outcomes = [(await app.receive_of(ToolInvocationCompleted)).outcome for _ in range(5)]
     assert outcomes == ["failed", "succeeded", "failed", "succeeded", "failed"]
+
+
+def wire_transfer(amount: int) -> str:
+    """Send money."""
+    return f"sent {amount}"
+
+
+async def test_a_tool_that_requires_approval_runs_once_the_app_approves(
+    nursery: trio.Nursery,
+) -> None:
+    fake = FakeProvider(response_events("resp_1", call("wire_transfer", '{"amount": 5}')))
+    stage = FunctionInvocation([ToolFunction(wire_transfer, requires_approval=True)])
+    async with running(fake, stage, nursery) as (session, app):
+        asked = await app.receive_of(ToolApprovalRequested)
+        await trio.testing.wait_all_tasks_blocked()
+        assert outputs(fake) == {}  # nothing runs before the app decides
+        await session.send(ToolApproval(call_id=asked.call_id, approved=True))
+        completed = await app.receive_of(ToolInvocationCompleted)
+        await fake.receive_of(m.ResponseCreate)
+    assert (asked.name, asked.arguments) == ("wire_transfer", '{"amount": 5}')
+    assert completed.outcome == "succeeded"
+    assert outputs(fake) == {"call_1": "sent 5"}
+    assert not any(isinstance(x, ToolApproval) for x in fake.received)  # never on the wire
+
+
+async def test_a_rejected_call_answers_the_model_with_the_reason(nursery: trio.Nursery) -> None:
+    ran = False
+
+    def delete_everything() -> str:
+        nonlocal ran
+        ran = True
+        return "done"
+
+    fake = FakeProvider(response_events("resp_1", call("delete_everything")))
+    stage = FunctionInvocation([ToolFunction(delete_everything, requires_approval=True)])
+    async with running(fake, stage, nursery) as (session, app):
+        asked = await app.receive_of(ToolApprovalRequested)
+        await session.send(ToolApproval(call_id=asked.call_id, approved=False, reason="no way"))
+        completed = await app.receive_of(ToolInvocationCompleted)
+        await fake.receive_of(m.ResponseCreate)
+    assert not ran
+    assert completed.outcome == "rejected"
+    assert outputs(fake) == {"call_1": '{"error":"The call was rejected: no way."}'}
+
+
+async def test_a_call_waiting_for_approval_is_answered_when_its_response_is_cancelled(
+    nursery: trio.Nursery,
+) -> None:
+    fake = FakeProvider(
+        response_events("resp_1", call("wire_transfer", '{"amount": 5}'), status="cancelled")
+    )
+    stage = FunctionInvocation([ToolFunction(wire_transfer, requires_approval=True)])
+    async with running(fake, stage, nursery) as (_session, app):
+        completed = await app.receive_of(ToolInvocationCompleted)
+        await trio.testing.wait_all_tasks_blocked()
+    assert completed.outcome == "cancelled"
+    assert outputs(fake) == {"call_1": CANCELLED}

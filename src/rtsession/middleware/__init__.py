@@ -33,6 +33,8 @@ from ._stage_kit import (
     run_relay as run_relay,
 )
 from ._tools import (
+    ToolApproval as ToolApproval,
+    ToolApprovalRequested as ToolApprovalRequested,
     ToolFunction as ToolFunction,
     ToolInvocationCompleted as ToolInvocationCompleted,
     ToolInvocationStarted as ToolInvocationStarted,
@@ -53,6 +55,8 @@ __all__ = [
     "Stage",
     "StageChannels",
     "StageContext",
+    "ToolApproval",
+    "ToolApprovalRequested",
     "ToolFunction",
     "ToolInvocationCompleted",
     "ToolInvocationStarted",

@@ -36,6 +36,8 @@ from ..session import OpenResponses, StageChannels, StageContext
 from ._gate import ResponseGate
 from ._stage_kit import Link, Relay, run_chain, run_relay
 from ._tools import (
+    ToolApproval,
+    ToolApprovalRequested,
     ToolFunction,
     ToolInvocationCompleted,
     ToolInvocationStarted,
@@ -147,6 +149,9 @@ class FunctionInvocation:
     """
 
     __slots__ = ("_gate", "_settings")
+
+    serves = (ToolApproval,)
+    """The client message this stage consumes: the app's answers to approval requests."""
 
     def __init__(
         self,
@@ -263,11 +268,15 @@ class _Invocations(Relay):
         self._pending: dict[str, _Call] = {}  # by call_id, until answered
         self._round_trips = 0
         self._failing = 0  # round trips in a row, this turn, with a failed call
+        self._approvals: dict[str, tuple[ToolFunction, _Call, str]] = {}  # by call_id
         self._advertised = False
 
     # --- app side ------------------------------------------------------------------------------
 
     async def client_message(self, message: ClientMessage) -> None:
+        if isinstance(message, ToolApproval):
+            await self._approval(message)
+            return
         if isinstance(message, SessionUpdate):
             message = self._advertise(message)
         elif not self._advertised:
@@ -368,8 +377,32 @@ class _Invocations(Relay):
             await self._answered(
                 call, ToolResult("unknown_tool", error_output(_UNKNOWN.format(call.name)))
             )
+        elif tool.requires_approval:
+            self._approvals[call.call_id] = (tool, call, item.arguments)
+            await self.link.to_app(
+                ToolApprovalRequested(
+                    name=call.name,
+                    call_id=call.call_id,
+                    response_id=response_id,
+                    arguments=item.arguments,
+                )
+            )
         else:
             self.link.nursery.start_soon(self._invoke, tool, call, item.arguments)
+
+    async def _approval(self, answer: ToolApproval) -> None:
+        waiting = self._approvals.pop(answer.call_id, None)
+        if waiting is None:
+            _logger.warning("ToolApproval for %s: no call waits for approval", answer.call_id)
+            return
+        tool, call, arguments = waiting
+        if answer.approved:
+            self.link.nursery.start_soon(self._invoke, tool, call, arguments)
+            return
+        why = f": {answer.reason}" if answer.reason else ""
+        await self._answered(
+            call, ToolResult("rejected", error_output(f"The call was rejected{why}."))
+        )
 
     def _declared(self) -> set[str]:
         """The functions the session's options declare (the app's and this stage's)."""
@@ -405,6 +438,8 @@ class _Invocations(Relay):
         if done.status == "cancelled":
             for call in response.calls:
                 self._cancel(call, "the response was cancelled")
+                if self._approvals.pop(call.call_id, None) is not None:
+                    await self._answered(call, _CANCELLED)  # no approval needed any more
         await self._flush_if_answered(done.id)
 
     async def _cancel_calls(self, call_ids: Iterable[str]) -> None:

@@ -15,9 +15,11 @@ import pydantic
 import pydantic_core
 import trio
 
-from ..messages import FunctionTool, ServerMessage
+from ..messages import ClientMessage, FunctionTool, ServerMessage
 
 __all__ = [
+    "ToolApproval",
+    "ToolApprovalRequested",
     "ToolFunction",
     "ToolInvocationCompleted",
     "ToolInvocationStarted",
@@ -39,10 +41,12 @@ ToolOutcome: TypeAlias = Literal[
     "timed_out",
     "cancelled",
     "over_limit",
+    "rejected",
 ]
 """How a function call ended: the tool returned; it raised; the model's arguments did not
 validate; no tool has that name; the per-call deadline passed; the response was cancelled or
-the provider cancelled the call; the turn's round-trip limit was reached (not run)."""
+the provider cancelled the call; the turn's round-trip limit was reached (not run); the app
+rejected a call that needed its approval (not run)."""
 
 
 def error_output(text: str) -> str:
@@ -83,13 +87,24 @@ class ToolFunction:
         name: the name the model calls it by; default ``function.__name__``.
         description: what it does, for the model; default the docstring of a function or
             method (``inspect.getdoc``), else none.
+        requires_approval: ``FunctionInvocation`` asks the app before each call
+            (``ToolApprovalRequested``) and runs it only once the app approves
+            (``ToolApproval``); a rejected call answers the model with the app's reason.
 
     Raises:
         TypeError: no usable name (a ``functools.partial`` needs ``name=``), a name other than
             1 to 64 letters, digits, ``_`` or ``-``, or a signature pydantic cannot describe.
     """
 
-    __slots__ = ("_adapter", "_function", "_is_async", "description", "name", "parameters")
+    __slots__ = (
+        "_adapter",
+        "_function",
+        "_is_async",
+        "description",
+        "name",
+        "parameters",
+        "requires_approval",
+    )
 
     def __init__(
         self,
@@ -97,6 +112,7 @@ class ToolFunction:
         *,
         name: str | None = None,
         description: str | None = None,
+        requires_approval: bool = False,
     ) -> None:
         name = name if name is not None else getattr(function, "__name__", None)
         if name is None or not _NAME.fullmatch(name):
@@ -107,6 +123,7 @@ class ToolFunction:
             description = inspect.getdoc(function)
         self.name: str = name
         self.description = description
+        self.requires_approval = requires_approval
         self._function = function
         self._is_async = inspect.iscoroutinefunction(function)
         try:
@@ -213,6 +230,41 @@ class ToolInvocationStarted(ServerMessage):
     call_id: str
     response_id: str
     arguments: str
+
+
+@attrs.frozen(kw_only=True)
+class ToolApprovalRequested(ServerMessage):
+    """``FunctionInvocation`` waits for the app to approve a call of a tool that requires it
+    (delivered to the app, never sent): answer with ``ToolApproval``.
+
+    Attributes:
+        name: the function name the model called.
+        call_id: the call's ``call_id``, to name in the ``ToolApproval``.
+        response_id: the response the call belongs to.
+        arguments: the model's JSON arguments, as received.
+    """
+
+    name: str
+    call_id: str
+    response_id: str
+    arguments: str
+
+
+@attrs.frozen(kw_only=True)
+class ToolApproval(ClientMessage):
+    """The app's answer to ``ToolApprovalRequested``: ``session.send(ToolApproval(...))``.
+    ``FunctionInvocation`` consumes it (it never reaches the provider).
+
+    Attributes:
+        call_id: the call approved or rejected.
+        approved: run it (``True``), or answer the model that it was rejected.
+        reason: why it was rejected, for the model (``{"error": "The call was rejected:
+            <reason>"}``).
+    """
+
+    call_id: str
+    approved: bool
+    reason: str | None = None
 
 
 @attrs.frozen(kw_only=True)
