@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -22,6 +22,7 @@ from rtsession.middleware import (
     FunctionInvocation,
     ToolApproval,
     ToolApprovalRequested,
+    ToolCall,
     ToolFunction,
     ToolInvocationCompleted,
     ToolInvocationStarted,
@@ -725,3 +726,40 @@ async def test_a_call_waiting_for_approval_is_answered_when_its_response_is_canc
         await trio.testing.wait_all_tasks_blocked()
     assert completed.outcome == "cancelled"
     assert outputs(fake) == {"call_1": CANCELLED}
+
+
+async def test_an_invoker_wraps_every_call(nursery: trio.Nursery) -> None:
+    def greet(name: str, greeting: str = "Hello") -> str:
+        return f"{greeting}, {name}"
+
+    seen: list[ToolCall] = []
+
+    async def invoker(call: ToolCall, proceed: Callable[..., Awaitable[Any]]) -> Any:
+        seen.append(call)
+        if call.name == "forbidden":
+            raise PermissionError("not for this user")
+        return await proceed(greeting="Welcome")  # an argument the model does not give
+
+    def forbidden() -> str:
+        raise AssertionError("the invoker never lets it run")
+
+    fake = FakeProvider(
+        response_events(
+            "resp_1",
+            call("greet", '{"name": "Ada"}', call_id="call_1"),
+            call("forbidden", call_id="call_2"),
+        )
+    )
+    stage = FunctionInvocation([greet, forbidden], invoker=invoker, detailed_errors=True)
+    async with running(fake, stage, nursery) as (_session, app):
+        done = [await app.receive_of(ToolInvocationCompleted) for _ in "ab"]
+        await fake.receive_of(m.ResponseCreate)
+    assert [c.name for c in seen] == ["greet", "forbidden"]
+    assert seen[0] == ToolCall(
+        name="greet", call_id="call_1", response_id="resp_1", arguments='{"name": "Ada"}'
+    )
+    assert sorted(d.outcome for d in done) == ["failed", "succeeded"]
+    assert outputs(fake) == {
+        "call_1": "Welcome, Ada",
+        "call_2": '{"error":"PermissionError: not for this user"}',
+    }

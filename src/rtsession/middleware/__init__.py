@@ -33,8 +33,10 @@ from ._stage_kit import (
     run_relay as run_relay,
 )
 from ._tools import (
+    Invoker as Invoker,
     ToolApproval as ToolApproval,
     ToolApprovalRequested as ToolApprovalRequested,
+    ToolCall as ToolCall,
     ToolFunction as ToolFunction,
     ToolInvocationCompleted as ToolInvocationCompleted,
     ToolInvocationStarted as ToolInvocationStarted,
@@ -44,6 +46,7 @@ from ._tools import (
 __all__ = [
     "BargeIn",
     "FunctionInvocation",
+    "Invoker",
     "Link",
     "Logging",
     "OpenTelemetry",
@@ -57,6 +60,7 @@ __all__ = [
     "StageContext",
     "ToolApproval",
     "ToolApprovalRequested",
+    "ToolCall",
     "ToolFunction",
     "ToolInvocationCompleted",
     "ToolInvocationStarted",

@@ -36,8 +36,10 @@ from ..session import OpenResponses, StageChannels, StageContext
 from ._gate import ResponseGate
 from ._stage_kit import Link, Relay, run_chain, run_relay
 from ._tools import (
+    Invoker,
     ToolApproval,
     ToolApprovalRequested,
+    ToolCall,
     ToolFunction,
     ToolInvocationCompleted,
     ToolInvocationStarted,
@@ -140,6 +142,10 @@ class FunctionInvocation:
             with ``ToolInvocationError`` from ``open_session``, caused by the last exception
             a tool raised (MEAI's ``MaximumConsecutiveErrorsPerRequest``, default 3).
             ``None``: no limit.
+        invoker: wraps every call the stage runs, e.g. to check authorisation, add
+            arguments the model does not give (dependency injection) or trace: ``async def
+            invoker(call: ToolCall, proceed) -> object``, where ``await proceed(**extra)``
+            runs the tool; what it returns is the model's answer, what it raises a failure.
         gate: run a ``ResponseGate`` on the provider side of this stage.
 
     Raises:
@@ -163,6 +169,7 @@ class FunctionInvocation:
         detailed_errors: bool = False,
         unknown_tools: Literal["error", "app", "end_turn"] = "error",
         max_consecutive_errors: int | None = 3,
+        invoker: Invoker | None = None,
         gate: bool = True,
     ) -> None:
         self._settings = _Settings(
@@ -173,6 +180,7 @@ class FunctionInvocation:
             detailed_errors=detailed_errors,
             unknown_tools=unknown_tools,
             max_consecutive_errors=max_consecutive_errors,
+            invoker=invoker,
         )
         self._gate = gate
 
@@ -222,6 +230,7 @@ class _Settings:
         validator=attrs.validators.in_(("error", "app", "end_turn"))
     )
     max_consecutive_errors: int | None = attrs.field(validator=_at_least(0, optional=True))
+    invoker: Invoker | None = None
     function_tools: tuple[FunctionTool, ...] = attrs.field(init=False)
 
     @function_tools.default
@@ -418,7 +427,15 @@ class _Invocations(Relay):
         ):
             async with self._limiter:
                 result = await tool.invoke(
-                    arguments, detailed_errors=self._settings.detailed_errors
+                    arguments,
+                    detailed_errors=self._settings.detailed_errors,
+                    invoker=self._settings.invoker,
+                    call=ToolCall(
+                        name=call.name,
+                        call_id=call.call_id,
+                        response_id=call.response_id,
+                        arguments=arguments,
+                    ),
                 )
         if result is None and call.scope.cancel_called:
             result = _CANCELLED

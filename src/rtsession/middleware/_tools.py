@@ -7,7 +7,7 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final, Literal, TypeAlias, cast, final
 
 import attrs
@@ -18,8 +18,10 @@ import trio
 from ..messages import ClientMessage, FunctionTool, ServerMessage
 
 __all__ = [
+    "Invoker",
     "ToolApproval",
     "ToolApprovalRequested",
+    "ToolCall",
     "ToolFunction",
     "ToolInvocationCompleted",
     "ToolInvocationStarted",
@@ -145,9 +147,17 @@ class ToolFunction:
             name=self.name, description=self.description, parameters=self.parameters
         )
 
-    async def invoke(self, arguments: str, *, detailed_errors: bool) -> ToolResult:
-        """Validate ``arguments`` (the model's JSON string), call the function, and turn what
-        happens into a result for the model.
+    async def invoke(
+        self,
+        arguments: str,
+        *,
+        detailed_errors: bool,
+        invoker: Invoker | None = None,
+        call: ToolCall | None = None,
+    ) -> ToolResult:
+        """Validate ``arguments`` (the model's JSON string), call the function (through
+        ``invoker``, if given, with ``call``), and turn what happens into a result for the
+        model.
 
         A sync function runs in a worker thread (``trio.to_thread.run_sync``), so it never
         blocks the session; if the call is cancelled, the thread is abandoned and its result
@@ -159,6 +169,8 @@ class ToolFunction:
             detailed_errors: give the model the exception's type and message when the
                 function raises; otherwise a generic message. The model always learns what
                 was wrong with its arguments (the message describes only its own input).
+            invoker: wraps the call (see ``FunctionInvocation``'s ``invoker``).
+            call: what the invoker is told about the call.
 
         Returns:
             ``succeeded``, ``failed`` or ``invalid_arguments``; the exception is logged under
@@ -171,12 +183,18 @@ class ToolFunction:
             problems = _describe(exc)  # without the values: they may be the user's data
             _logger.warning("tool %s: %s", self.name, problems)
             return ToolResult("invalid_arguments", error_output(problems))
-        try:
+
+        async def proceed(**extra: Any) -> Any:
+            bound = functools.partial(self._function, *args, **{**kwargs, **extra})
             if self._is_async:
-                value = await self._function(*args, **kwargs)
+                return await bound()
+            return await trio.to_thread.run_sync(bound, abandon_on_cancel=True)
+
+        try:
+            if invoker is None or call is None:
+                value = await proceed()
             else:
-                call = functools.partial(self._function, *args, **kwargs)
-                value = await trio.to_thread.run_sync(call, abandon_on_cancel=True)
+                value = await invoker(call, proceed)
             output = value if isinstance(value, str) else pydantic_core.to_json(value).decode()
         except Exception as exc:
             _logger.exception("tool %s raised", self.name)
@@ -230,6 +248,32 @@ class ToolInvocationStarted(ServerMessage):
     call_id: str
     response_id: str
     arguments: str
+
+
+@attrs.frozen(kw_only=True)
+class ToolCall:
+    """A call an ``invoker`` of ``FunctionInvocation`` wraps.
+
+    Attributes:
+        name: the function name the model called.
+        call_id: the call's ``call_id``.
+        response_id: the response the call belongs to.
+        arguments: the model's JSON arguments, as received (already validated).
+    """
+
+    name: str
+    call_id: str
+    response_id: str
+    arguments: str
+
+
+Invoker: TypeAlias = Callable[[ToolCall, Callable[..., Awaitable[Any]]], Awaitable[Any]]
+"""``async def invoker(call, proceed)``: wraps every call ``FunctionInvocation`` runs (MEAI's
+``FunctionInvoker``). ``await proceed(**extra)`` runs the tool with the model's validated
+arguments, ``extra`` keyword arguments added or replacing them (dependency injection), and
+returns its value; the
+invoker returns what the model gets (a ``str``, or a value sent as JSON), or raises (a failed
+call, as when a tool raises)."""
 
 
 @attrs.frozen(kw_only=True)
