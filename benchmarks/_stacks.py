@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from benchmarks import corpus
-from rtsession.session import Stage
+from rtsession.middleware import Stage
 from rtsession.transport import Transport, TrioWebsocketTransport, WebsocketsTrioTransport
 
 STACKS = ("none", "default")

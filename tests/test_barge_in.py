@@ -11,9 +11,8 @@ import trio.testing
 
 from rtsession import messages as m
 from rtsession.audio import OutputBuffer, PlaybackTracker
-from rtsession.middleware import BargeIn, FunctionInvocation, ToolInvocationCompleted
+from rtsession.middleware import BargeIn, FunctionInvocation, Stage, ToolInvocationCompleted
 from rtsession.session import Session, open_session
-from rtsession.session._stage import Stage
 from rtsession.testing import AppInbox, FakeProvider
 from rtsession.wire.gemini import GeminiCodec
 

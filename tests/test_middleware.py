@@ -8,8 +8,17 @@ import trio
 import trio.testing
 
 from rtsession import messages as m
-from rtsession.middleware import Link, Relay, ResponseGate, Stage, observe, run_relay
-from rtsession.session import StageChannels, StageContext, open_session
+from rtsession.middleware import (
+    Link,
+    Relay,
+    ResponseGate,
+    Stage,
+    StageChannels,
+    StageContext,
+    observe,
+    run_relay,
+)
+from rtsession.session import open_session
 from rtsession.testing import AppInbox, FakeProvider, response_events
 
 CREATED = m.SessionCreated(session=m.SessionOptions(), session_id="sess_1")

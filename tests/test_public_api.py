@@ -16,6 +16,7 @@ PACKAGES = [
     "rtsession.middleware",
     "rtsession.providers",
     "rtsession.session",
+    "rtsession.telephony",
     "rtsession.testing",
     "rtsession.transport",
     "rtsession.wire",
@@ -39,3 +40,25 @@ def test_a_package_exports_what_its_all_lists(name: str) -> None:
         n for n in listed if isinstance(getattr(package, n), types.ModuleType)
     }
     assert all(hasattr(package, n) for n in listed)
+
+
+def test_each_public_name_has_one_home() -> None:
+    """A name is exported by one subpackage; the top-level ``rtsession`` re-exports the common
+    path for convenience."""
+    homes: dict[int, list[str]] = {}
+    for name in PACKAGES[1:]:
+        package = importlib.import_module(name)
+        for attribute in package.__all__:
+            value = getattr(package, attribute)
+            if isinstance(value, type) or callable(value):
+                homes.setdefault(id(value), []).append(f"{name}.{attribute}")
+    assert [places for places in homes.values() if len(places) > 1] == []
+
+
+def test_objects_only_the_library_makes_cannot_be_built() -> None:
+    from rtsession import Session
+    from rtsession.middleware import StageContext
+
+    for cls in (Session, StageContext):
+        with pytest.raises(TypeError, match=f"{cls.__name__} has no public constructor"):
+            cls()

@@ -17,9 +17,9 @@ import trio.testing
 from _speech import tone
 from rtsession import ConnectError, Reconnect, SessionClosedError, messages as m
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
-from rtsession.middleware import FunctionInvocation, ToolInvocationCompleted
+from rtsession.middleware import FunctionInvocation, Stage, ToolInvocationCompleted
 from rtsession.providers import AzureOpenAIRealtime, GeminiLive, OpenAIRealtime, Provider
-from rtsession.session import Session, Stage, open_session
+from rtsession.session import Session, open_session
 from rtsession.testing import AppInbox
 from rtsession.transport import Connection, ConnectRequest, Transport, TrioWebsocketTransport
 

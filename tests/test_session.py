@@ -22,15 +22,9 @@ from _servers import (
     serve_silent,
 )
 from rtsession import ConnectError, EncodeError, RTSessionError, SessionClosedError, messages as m
+from rtsession.middleware import StageChannels, StageContext
 from rtsession.providers import OpenAIRealtime
-from rtsession.session import (
-    FLUSH_TIMEOUT,
-    CloseReason,
-    Session,
-    StageChannels,
-    StageContext,
-    open_session,
-)
+from rtsession.session import FLUSH_TIMEOUT, CloseReason, Session, open_session
 from rtsession.testing import AppInbox
 from rtsession.transport import CLOSE_TIMEOUT, ConnectRequest
 from rtsession.wire import Codec

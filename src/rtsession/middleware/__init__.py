@@ -14,7 +14,7 @@
 See ``docs/middleware.md``.
 """
 
-from ..session import (
+from ..session._stage import (
     Stage as Stage,
     StageChannels as StageChannels,
     StageContext as StageContext,

@@ -25,7 +25,7 @@ from ..messages import (
     ServerMessage,
     ServerVad,
 )
-from ..session import StageChannels, StageContext
+from ..session._stage import StageChannels, StageContext
 from ._stage_kit import Link, Relay, run_relay
 
 __all__ = ["BargeIn"]

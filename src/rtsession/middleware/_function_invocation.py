@@ -32,7 +32,8 @@ from ..messages import (
     SessionUpdate,
     ToolCallCancellation,
 )
-from ..session import OpenResponses, StageChannels, StageContext
+from ..session import OpenResponses
+from ..session._stage import StageChannels, StageContext
 from ._gate import ResponseGate
 from ._stage_kit import Link, Relay, run_chain, run_relay
 from ._tools import (

@@ -19,7 +19,8 @@ from ..messages import (
     ResponseDone,
     ServerMessage,
 )
-from ..session import OpenResponses, StageChannels, StageContext
+from ..session import OpenResponses
+from ..session._stage import StageChannels, StageContext
 from ._stage_kit import Link, Relay, run_relay
 
 __all__ = ["ACTIVE_RESPONSE_ERROR", "ResponseGate"]

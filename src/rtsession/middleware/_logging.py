@@ -25,7 +25,7 @@ from ..messages import (
     ServerMessage,
     Tool,
 )
-from ..session import StageChannels, StageContext
+from ..session._stage import StageChannels, StageContext
 from ._stage_kit import observe
 from ._wirejson import (
     MAX_JSON_DEPTH,

@@ -46,7 +46,8 @@ from ..messages import (
     Usage,
     UsageMetadata,
 )
-from ..session import OpenResponses, StageChannels, StageContext
+from ..session import OpenResponses
+from ..session._stage import StageChannels, StageContext
 from ._stage_kit import observe
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import trio
 
 from .._groups import collapse, reraise
 from ..messages import ClientMessage, ServerMessage
-from ..session import Stage, StageChannels, StageContext
+from ..session._stage import Stage, StageChannels, StageContext
 
 __all__ = ["Link", "Relay", "StageRun", "observe", "run_chain", "run_relay"]
 

@@ -1,4 +1,5 @@
-"""Sessions: ``open_session``, the ``Session`` it yields, and the middleware stage protocol.
+"""Sessions: ``open_session``, the ``Session`` it yields, and what it reports (the middleware
+stage protocol, ``Stage`` and its channels and context, is ``rtsession.middleware``'s).
 
 ``open_session`` owns a nursery with the provider end (one writer, one reader per connection)
 and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, channel sizes,
@@ -15,11 +16,6 @@ from ._session import (
     FLUSH_TIMEOUT as FLUSH_TIMEOUT,
     Session as Session,
     open_session as open_session,
-)
-from ._stage import (
-    Stage as Stage,
-    StageChannels as StageChannels,
-    StageContext as StageContext,
 )
 from ._state import (
     CloseReason as CloseReason,
@@ -40,8 +36,5 @@ __all__ = [
     "SessionReceiveChannel",
     "SessionSendChannel",
     "SessionStatistics",
-    "Stage",
-    "StageChannels",
-    "StageContext",
     "open_session",
 ]

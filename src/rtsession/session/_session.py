@@ -10,6 +10,7 @@ import trio
 
 from .._errors import SessionClosedError
 from .._groups import collapse, reraise
+from .._public import NoPublicConstructor
 from .._runtime import require_trio
 from ..messages import ClientMessage, ServerMessage, SessionOptions, SessionUpdate
 from ..providers import Provider
@@ -33,7 +34,7 @@ middleware and reach the socket, before it sends the close frame."""
 
 
 @final
-class Session:
+class Session(metaclass=NoPublicConstructor):
     """A live realtime session; made by ``open_session``, valid inside its block.
 
     Channels (all bounded, buffer 0, so backpressure reaches the producer at once; memory
@@ -203,7 +204,7 @@ class _Pipeline:
 
     def __init__(self, codec: Codec, state: SessionState, stages: tuple[Stage, ...]) -> None:
         self._state = state
-        self._context = StageContext(state, type(codec).client_types)
+        self._context = StageContext._create(state, type(codec).client_types)
         first_send, client_in = trio.open_memory_channel[ClientMessage](0)
         server_out, self.receive = trio.open_memory_channel[ServerMessage](0)
         served = frozenset(cls for stage in stages for cls in getattr(stage, "serves", ()))
@@ -333,7 +334,7 @@ async def open_session(
             try:
                 pipeline.start(nursery, end)
                 services = (*stages, transport, provider, SessionMetadata.of(provider, request))
-                session = Session(state, pipeline.hub, pipeline.receive, services)
+                session = Session._create(state, pipeline.hub, pipeline.receive, services)
                 if options is not None:
                     await session.update(options)
                 yield session

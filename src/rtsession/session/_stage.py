@@ -7,6 +7,7 @@ from typing import Protocol, final
 import attrs
 import trio
 
+from .._public import NoPublicConstructor
 from ..messages import ClientMessage, ServerMessage, SessionOptions
 from ._state import SessionState
 
@@ -35,8 +36,9 @@ class StageChannels:
 
 
 @final
-class StageContext:
-    """Read-only facts about the session, for stages (e.g. OpenTelemetry attributes)."""
+class StageContext(metaclass=NoPublicConstructor):
+    """Read-only facts about the session, for stages (e.g. OpenTelemetry attributes). The
+    session makes one and gives it to each stage's ``run``."""
 
     __slots__ = ("_client_types", "_state")
 

@@ -20,7 +20,8 @@ from .._groups import collapse, reraise
 from ..audio import G711_RATE, PlaybackTracker, Resampler, pcm16_to_ulaw, ulaw_to_pcm16
 from ..middleware import BargeIn
 from ..providers import Provider
-from ..session import Session, Stage, open_session
+from ..session import Session, open_session
+from ..session._stage import Stage
 from ._twilio import (
     Dtmf,
     Mark,
