@@ -83,6 +83,14 @@ def test_a_gap_inside_a_part_is_an_underrun_a_new_part_is_not() -> None:
     assert buffer.tracker.played_ms("a") == 20
 
 
+def test_a_part_that_arrives_just_in_time_is_no_underrun() -> None:
+    buffer = OutputBuffer(RATE)
+    buffer.write("a", 0, pcm(20))
+    assert buffer.read(20 * MS) == pcm(20)  # exactly what was queued: no silence played
+    buffer.write("a", 0, pcm(20))
+    assert buffer.underruns == 0
+
+
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="rate"):
         OutputBuffer(0)

@@ -195,8 +195,8 @@ class OutputBuffer:
                 self._parts[part] = handed
                 end = self._handed + filled // SAMPLE_WIDTH
                 self._marks.append((end, part, handed * 1000.0 / self._rate))
-                if not self._queue:
-                    self._dry = part
+                if filled < len(out) and not self._queue:
+                    self._dry = part  # silence follows it in this very block
             self._handed += samples
             self._report(self._handed - round(delay_ms * self._rate / 1000.0))
         return bytes(out)
