@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import math
 import os
 import signal
 import subprocess
@@ -25,6 +24,7 @@ import pytest
 import trio
 import trio_websocket
 
+from _speech import tone as speech_tone
 from rtsession import messages as m
 from rtsession.audio import pcm16_to_ulaw, read_wav, resample, sample
 from rtsession.cli._demo import get_weather
@@ -327,12 +327,7 @@ async def test_a_caller_hanging_up_mid_reply_ends_the_session_cleanly(
 
 
 async def test_twenty_calls_at_once_each_get_their_answer() -> None:
-    tone = pcm16_to_ulaw(
-        b"".join(
-            round(8000 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
-            for i in range(8000)
-        )
-    )
+    tone = pcm16_to_ulaw(speech_tone(1.0, 8000))  # 1 s at 8 kHz, loud for the energy VAD
     async with running_bridge(real_speech=False) as bridge:
 
         async def one(index: int) -> None:
@@ -426,12 +421,7 @@ async def test_a_provider_failure_ends_the_call_with_a_logged_reason(
 
 
 async def test_a_broken_call_does_not_disturb_another() -> None:
-    tone = pcm16_to_ulaw(
-        b"".join(
-            round(8000 * math.sin(2 * math.pi * 440 * i / 8000)).to_bytes(2, "little", signed=True)
-            for i in range(8000)
-        )
-    )
+    tone = pcm16_to_ulaw(speech_tone(1.0, 8000))  # 1 s at 8 kHz, loud for the energy VAD
     async with running_bridge(real_speech=False) as bridge, calling(bridge, "CA6") as good:
         async with trio_websocket.open_websocket_url(bridge.info.url) as ws:
             broken = Caller(ws, "MZ7")

@@ -27,12 +27,9 @@ from ..messages import (
 )
 from ..session._stage import StageChannels, StageContext
 from ._stage_kit import Link, Relay, run_relay
+from ._wirejson import session_encoding
 
 __all__ = ["BargeIn"]
-
-_PCM_WIDTH = 2  # bytes per sample of audio/pcm
-_G711_RATE = 8000  # audio/pcmu and audio/pcma: one byte per sample at 8 kHz
-_DEFAULT_RATE = 24000  # the output rate of OpenAI and Gemini when the options leave it unset
 
 
 @final
@@ -139,14 +136,8 @@ class _BargeIn(Relay):
             part = self._last = _Part(
                 delta.item_id, delta.content_index, delta.response_id, starts_at=starts_at
             )
-        part.received_ms += self._ms(len(delta.delta))
-
-    def _ms(self, size: int) -> float:
-        fmt = self.link.context.options.output_audio_format
-        if fmt is not None and fmt.type != "audio/pcm":
-            return size * 1000.0 / _G711_RATE
-        rate = _DEFAULT_RATE if fmt is None or fmt.rate is None else fmt.rate
-        return size * 1000.0 / (_PCM_WIDTH * rate)
+        output = session_encoding(self.link.context.options.output_audio_format)
+        part.received_ms += output.ms(len(delta.delta))
 
     async def _response_done(self, response_id: str | None) -> None:
         if response_id is None:
@@ -166,7 +157,7 @@ class _BargeIn(Relay):
         else:
             played = self._playback.tracker.played_ms(part.item_id, part.content_index)
         generating = part.response_id in self._open
-        if min(played, part.received_ms) >= part.received_ms and not generating:
+        if played >= part.received_ms and not generating:
             return None  # heard to its end: speech now is a new turn, not an interruption
         if self._playback is not None:
             self._playback.flush()

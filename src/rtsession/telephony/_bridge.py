@@ -18,10 +18,10 @@ from .. import messages as m
 from .._errors import EncodeError, RTSessionError
 from .._groups import collapse, reraise
 from ..audio import G711_RATE, PlaybackTracker, Resampler, pcm16_to_ulaw, ulaw_to_pcm16
-from ..middleware import BargeIn
+from ..middleware import BargeIn, Stage
+from ..middleware._wirejson import session_encoding
 from ..providers import Provider
 from ..session import Session, open_session
-from ..session._stage import Stage
 from ._twilio import (
     Dtmf,
     Mark,
@@ -109,8 +109,6 @@ class _MarkedPlayback:
         self._marks: dict[str, tuple[str, int, float]] = {}
         self._sent_ms: dict[tuple[str, int], float] = {}
         self._count = 0
-        self.acknowledged: list[str] = []
-        """The names of the marks Twilio sent back for played audio, in order."""
 
     def frames(self, item_id: str, content_index: int, mulaw: bytes) -> tuple[str, str]:
         """The ``media`` and ``mark`` frames that play ``mulaw`` and report its end."""
@@ -127,7 +125,6 @@ class _MarkedPlayback:
         ``clear`` dropped are not ours any more and are ignored."""
         position = self._marks.pop(name, None)
         if position is not None:
-            self.acknowledged.append(name)
             self.tracker.update(*position)
 
     def flush(self) -> None:
@@ -158,8 +155,8 @@ class _Audio:
         if self._g711:
             return audio
         if self._down is None:  # the first reply audio: the session's options are known
-            fmt = self._session.options.output_audio_format
-            self._down = Resampler((fmt.rate if fmt else None) or 24000, G711_RATE)
+            output = session_encoding(self._session.options.output_audio_format)
+            self._down = Resampler(output.sample_rate, G711_RATE)
         return pcm16_to_ulaw(self._down.process(audio))
 
 
