@@ -86,9 +86,12 @@ def _frame_samples(rate: int, frame_ms: float) -> int:
     return int(samples)
 
 
-async def _open_stream(sd: ModuleType, kind: _Kind, device: Device, **settings: Any) -> Any:
-    """Open and start a 16-bit mono stream, every PortAudio failure as AudioDeviceError."""
-    index, name = _resolve(sd, device, kind)
+async def _open_stream(
+    sd: ModuleType, kind: _Kind, device: tuple[int, str], **settings: Any
+) -> Any:
+    """Open and start a 16-bit mono stream on the resolved ``(index, name)``, every PortAudio
+    failure as AudioDeviceError."""
+    index, name = device
     stream_type = sd.RawInputStream if kind == "input" else sd.RawOutputStream
     check = sd.check_input_settings if kind == "input" else sd.check_output_settings
     rate = settings["samplerate"]
@@ -216,12 +219,12 @@ async def open_microphone(
     if not buffer_ms >= frame_ms:
         raise ValueError(f"buffer_ms must hold at least one frame ({frame_ms} ms)")
     sd = _sounddevice()
-    _, name = _resolve(sd, device, "input")
-    microphone = Microphone(rate, frame_samples, name, math.floor(buffer_ms / frame_ms))
+    resolved = _resolve(sd, device, "input")
+    microphone = Microphone(rate, frame_samples, resolved[1], math.floor(buffer_ms / frame_ms))
     stream = await _open_stream(
         sd,
         "input",
-        device,
+        resolved,
         samplerate=rate,
         blocksize=frame_samples,
         callback=microphone._callback,
@@ -323,10 +326,10 @@ async def open_speaker(
     """
     frame_samples = _frame_samples(rate, frame_ms)
     sd = _sounddevice()
-    _, name = _resolve(sd, device, "output")
-    speaker = Speaker(OutputBuffer(rate, tracker), name)
+    resolved = _resolve(sd, device, "output")
+    speaker = Speaker(OutputBuffer(rate, tracker), resolved[1])
     stream = await _open_stream(
-        sd, "output", device, samplerate=rate, blocksize=frame_samples, callback=speaker._callback
+        sd, "output", resolved, samplerate=rate, blocksize=frame_samples, callback=speaker._callback
     )
     try:
         yield speaker

@@ -9,13 +9,13 @@ Source: Twilio's documentation, "Media Streams - WebSocket Messages"
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
-from typing import Any, Final, TypeAlias
+from typing import Any, TypeAlias
 
 import attrs
 import orjson
+
+from ..wire._json import b64decode, b64encode
 
 __all__ = [
     "Connected",
@@ -32,9 +32,6 @@ __all__ = [
     "media_frame",
     "parse_frame",
 ]
-
-MULAW: Final = "audio/x-mulaw"
-"""``start.mediaFormat.encoding``: Twilio streams mu-law at 8000 Hz, mono."""
 
 
 class TwilioProtocolError(ValueError):
@@ -175,8 +172,8 @@ def parse_frame(frame: str | bytes) -> TwilioEvent:
     if event == "media":
         media = _object(message, "media")
         try:
-            payload = base64.b64decode(_field(media, "payload", str, "media"), validate=True)
-        except binascii.Error as error:
+            payload = b64decode(_field(media, "payload", str, "media"))
+        except ValueError as error:
             raise TwilioProtocolError(f"media.payload is not base64: {error}") from None
         return Media(
             payload=payload,
@@ -228,7 +225,7 @@ def parse_frame(frame: str | bytes) -> TwilioEvent:
 
 def media_frame(stream_sid: str, mulaw: bytes) -> str:
     """A ``media`` message that plays ``mulaw`` (8000 Hz) to the caller."""
-    payload = base64.b64encode(mulaw).decode("ascii")
+    payload = b64encode(mulaw)
     return orjson.dumps(
         {"event": "media", "streamSid": stream_sid, "media": {"payload": payload}}
     ).decode()
