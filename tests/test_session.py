@@ -388,7 +388,7 @@ class StaticProvider:
     name: str = "test"
     model: str = "test-model"
 
-    def connect_request(self) -> ConnectRequest:
+    def connect_request(self, kind: m.SessionKind = "conversation") -> ConnectRequest:
         return self.request
 
     def make_codec(self) -> Codec:

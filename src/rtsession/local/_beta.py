@@ -18,7 +18,7 @@ import attrs
 
 from .. import messages as m
 from ..wire.openai import PCM_RATE
-from ._config import default_session
+from ._config import opening_session
 
 __all__ = ["BETA_MODALITIES", "beta_message", "beta_session_defaults"]
 
@@ -34,9 +34,10 @@ norm: audio with its transcript), ``["text"]``, and ``["audio"]`` (what it repor
 
 def beta_session_defaults(query: Mapping[str, str]) -> m.SessionOptions:
     """The GA defaults without ``truncation``; the model from ``?model=`` (OpenAI) or
-    ``?deployment=`` (Azure preview)."""
+    ``?deployment=`` (Azure preview); a transcription session with
+    ``?intent=transcription``."""
     model = query.get("model") or query.get("deployment") or "gpt-realtime"
-    return attrs.evolve(default_session(model, PCM_RATE), openai=None)
+    return attrs.evolve(opening_session(query, model, PCM_RATE), openai=None)
 
 
 def beta_message(message: m.ServerMessage) -> m.ServerMessage:

@@ -7,7 +7,7 @@ the service's codes and the GA ``param`` paths.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final, Literal, TypeVar
 
 import attrs
@@ -23,7 +23,9 @@ __all__ = [
     "RequestError",
     "ServiceRules",
     "default_session",
+    "default_transcription_session",
     "merge_session",
+    "opening_session",
     "response_settings",
     "vad_settings",
 ]
@@ -90,6 +92,34 @@ def default_session(model: str, rate: int) -> m.SessionOptions:
         noise_reduction=m.DISABLED,
         openai=m.OpenAISessionOptions(truncation="auto"),
     )
+
+
+DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
+
+
+def default_transcription_session(rate: int) -> m.SessionOptions:
+    """The session a connection opened with ``?intent=transcription`` starts with: only the
+    input settings a transcription session has (openai-realtime.md section 1c), transcription
+    on.
+
+    Args:
+        rate: the PCM sample rate of input audio, in Hz.
+    """
+    return m.SessionOptions(
+        kind="transcription",
+        input_audio_format=m.AudioFormat(type="audio/pcm", rate=rate),
+        input_transcription=m.InputTranscription(model=DEFAULT_TRANSCRIPTION_MODEL),
+        turn_detection=DEFAULT_SERVER_VAD,
+        noise_reduction=m.DISABLED,
+    )
+
+
+def opening_session(query: Mapping[str, str], model: str, rate: int) -> m.SessionOptions:
+    """The session a connection starts with: a transcription session when the URL asks for
+    one (``intent=transcription``), else a conversation with ``model``."""
+    if query.get("intent") == "transcription":
+        return default_transcription_session(rate)
+    return default_session(model, rate)
 
 
 def _check_format(

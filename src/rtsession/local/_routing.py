@@ -24,7 +24,7 @@ from ..wire.gemini import GeminiCodec
 from ..wire.openai import PCM_RATE, OpenAICodec
 from ..wire.openai_beta import OpenAIBetaCodec, beta_param
 from ._beta import BETA_MODALITIES, beta_message, beta_session_defaults
-from ._config import ServiceRules, default_session
+from ._config import ServiceRules, opening_session
 from ._gemini import GEMINI_RULES, gemini_session_defaults
 
 __all__ = [
@@ -73,14 +73,14 @@ def _openai_codec() -> Codec:
 
 
 def _openai_defaults(query: Mapping[str, str]) -> m.SessionOptions:
-    return default_session(query.get("model") or "gpt-realtime", PCM_RATE)
+    return opening_session(query, query.get("model") or "gpt-realtime", PCM_RATE)
 
 
 OPENAI_GA: Final = Dialect(
     "openai", _openai_codec, _openai_defaults, ServiceRules(frozenset({PCM_RATE}))
 )
 """OpenAI Realtime GA (openai-realtime.md sections 1 and 2): 24 kHz PCM both ways, the model
-from ``?model=``."""
+from ``?model=``, a transcription session with ``?intent=transcription``."""
 
 OPENAI_BETA: Final = Dialect(
     "openai-beta",

@@ -196,7 +196,7 @@ class ServerSession:
             m.ConversationItemRetrieve: self._on_item_retrieve,
             m.ConversationItemTruncate: self._on_item_truncate,
             m.ConversationItemDelete: self._on_item_delete,
-            m.ResponseCreate: self._start_response,
+            m.ResponseCreate: self._on_response_create,
             m.ResponseCancel: self._on_response_cancel,
         }
 
@@ -413,9 +413,14 @@ class ServerSession:
         return self._vad_factory(settings, self._input_rate), settings.prefix_padding_ms
 
     def _turn_option(self, name: str) -> bool:
-        """``create_response`` / ``interrupt_response`` of the turn detection (off without)."""
+        """``create_response`` / ``interrupt_response`` of the turn detection (off without,
+        and in a transcription session, which has no responses)."""
         td = self.options.turn_detection
-        return isinstance(td, m.ServerVad | m.SemanticVad) and bool(getattr(td, name))
+        return (
+            self.options.kind == "conversation"
+            and isinstance(td, m.ServerVad | m.SemanticVad)
+            and bool(getattr(td, name))
+        )
 
     # --- session -------------------------------------------------------------------------------
 
@@ -480,8 +485,11 @@ class ServerSession:
 
     @property
     def _reporting(self) -> bool:
-        """Input transcription is on (``conversation.item.input_audio_transcription.*``)."""
-        return isinstance(self.options.input_transcription, m.InputTranscription)
+        """Input transcription is on (``conversation.item.input_audio_transcription.*``):
+        set in the options, or a transcription session, which is nothing else."""
+        return self.options.kind == "transcription" or isinstance(
+            self.options.input_transcription, m.InputTranscription
+        )
 
     def _on_append(self, message: m.InputAudioBufferAppend) -> None:
         speaking = self._speech_item_id
@@ -766,6 +774,15 @@ class ServerSession:
                 self._transcribe(entry)
             entries.append(entry)
         return entries
+
+    def _on_response_create(self, request: m.ResponseCreate) -> None:
+        if self.options.kind == "transcription":
+            raise RequestError(
+                "invalid_value",
+                "Responses are not available in a transcription session.",
+                "type",
+            )
+        self._start_response(request)
 
     def _start_response(self, request: m.ResponseCreate) -> None:
         in_conversation = request.conversation != "none"

@@ -11,10 +11,12 @@ from typing import Final, final
 import attrs
 
 from .._errors import ConnectError
+from ..messages import SessionKind
 from ..transport import DEFAULT_MAX_MESSAGE_SIZE, ConnectRequest
 from ..wire import Codec
 from ._common import (
     CODECS,
+    TRANSCRIPTION_INTENT,
     check_max_message_size,
     credential_problem,
     dial_target,
@@ -105,13 +107,21 @@ class AzureOpenAIRealtime:
             raise ValueError("pass api_key or token_provider, not both")
         check_max_message_size(max_message_size)
         if api_version is None:
-            path, query = "/openai/v1/realtime", [("model", deployment)]
+            path, version = "/openai/v1/realtime", []
+            session = ("model", deployment)
         else:
-            path = "/openai/realtime"
-            query = [("api-version", api_version), ("deployment", deployment)]
-        url, ssl_context = dial_target(
-            endpoint, what="endpoint", path=path, query=query, ssl_context=ssl_context
-        )
+            path, version = "/openai/realtime", [("api-version", api_version)]
+            session = ("deployment", deployment)
+        urls = {
+            kind: dial_target(
+                endpoint,
+                what="endpoint",
+                path=path,
+                query=[*version, choice],
+                ssl_context=ssl_context,
+            )
+            for kind, choice in (("conversation", session), ("transcription", TRANSCRIPTION_INTENT))
+        }
         parts = urllib.parse.urlsplit(endpoint)
         if parts.query or parts.fragment or "@" in parts.netloc:
             raise ValueError(
@@ -123,9 +133,12 @@ class AzureOpenAIRealtime:
         self._api_version = api_version
         self._extra_headers = tuple(extra_headers)
         self._uses_token = token_provider is not None
-        self._template = ConnectRequest(
-            url=url, ssl_context=ssl_context, max_message_size=max_message_size, service=_SERVICE
-        )
+        self._templates = {
+            kind: ConnectRequest(
+                url=url, ssl_context=context, max_message_size=max_message_size, service=_SERVICE
+            )
+            for kind, (url, context) in urls.items()
+        }
         self._credential: Callable[[], tuple[str, str]]
         if token_provider is None:
             key = resolve_api_key(
@@ -151,16 +164,20 @@ class AzureOpenAIRealtime:
         """The deployment name in the connection URL."""
         return self._deployment
 
-    def connect_request(self) -> ConnectRequest:
+    def connect_request(self, kind: SessionKind = "conversation") -> ConnectRequest:
         """The request to dial: URL, ``api-key`` or ``Authorization`` header, TLS context,
-        size limit. With a ``token_provider``, a fresh token each call.
+        size limit. With a ``token_provider``, a fresh token each call. A transcription
+        session dials ``intent=transcription`` in place of the deployment (name the
+        transcription deployment in ``InputTranscription.model``).
 
         Raises:
             ConnectError: ``token_provider`` returned something other than a non-empty
                 string without whitespace (e.g. ``"Bearer ..."``).
             Exception: whatever ``token_provider`` raised, unchanged.
         """
-        return attrs.evolve(self._template, headers=(self._credential(), *self._extra_headers))
+        return attrs.evolve(
+            self._templates[kind], headers=(self._credential(), *self._extra_headers)
+        )
 
     def make_codec(self) -> Codec:
         """A new ``OpenAICodec`` (GA), or

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ..messages import SessionOptions
+from ..messages import SessionKind, SessionOptions
 from ..transport import ConnectRequest
 from ..wire import Codec
 
@@ -29,8 +29,10 @@ class Provider(Protocol):
         """The model the connection asks for, e.g. ``"gpt-realtime"``."""
         ...
 
-    def connect_request(self) -> ConnectRequest:
-        """The URL, headers (credentials included), TLS settings and size limit to dial."""
+    def connect_request(self, kind: SessionKind = "conversation") -> ConnectRequest:
+        """The URL, headers (credentials included), TLS settings and size limit to dial for a
+        session of ``kind`` (``SessionOptions.kind``; the OpenAI services open a transcription
+        session on ``?intent=transcription``)."""
         ...
 
     def make_codec(self) -> Codec:

@@ -22,6 +22,7 @@ from ..wire.openai_beta import OpenAIBetaCodec
 __all__ = [
     "BETA_HEADER",
     "CODECS",
+    "TRANSCRIPTION_INTENT",
     "OpenAIDialect",
     "authorization",
     "check_max_message_size",
@@ -42,6 +43,10 @@ CODECS: Final[Mapping[OpenAIDialect, Callable[[], Codec]]] = {
 BETA_HEADER: Final = ("OpenAI-Beta", "realtime=v1")
 """The handshake header that asks OpenAI for the beta dialect (section 2: the SDK's
 ``client.beta.realtime.connect`` adds it)."""
+
+TRANSCRIPTION_INTENT: Final = ("intent", "transcription")
+"""The query parameter that opens a transcription session on OpenAI and Azure OpenAI
+(``transcription_session.*`` in the beta dialect, ``session.type: "transcription"`` in GA)."""
 
 _WS_SCHEMES: Final = {"https": "wss", "wss": "wss", "http": "ws", "ws": "ws"}
 

@@ -11,7 +11,7 @@ from typing import Final, final
 
 import attrs
 
-from ..messages import GeminiSessionOptions, SessionOptions, SessionResumption
+from ..messages import GeminiSessionOptions, SessionKind, SessionOptions, SessionResumption
 from ..transport import DEFAULT_MAX_MESSAGE_SIZE, ConnectRequest
 from ..wire import Codec
 from ..wire.gemini import GeminiCodec
@@ -62,9 +62,11 @@ class _GeminiService:
         """The model, as given (the ``setup`` message names it; see ``make_codec``)."""
         return self._model
 
-    def connect_request(self) -> ConnectRequest:
+    def connect_request(self, kind: SessionKind = "conversation") -> ConnectRequest:
         """The request to dial: URL, credential header (a fresh token each call when they
-        come from a callable), TLS context, size limit.
+        come from a callable), TLS context, size limit. ``kind`` changes nothing: Gemini
+        Live has no transcription-only session, and its codec refuses one
+        (``EncodeError``) before anything is dialled.
 
         Raises:
             ConnectError: a token callable returned something other than a non-empty string

@@ -6,11 +6,13 @@ import ssl
 from collections.abc import Iterable
 from typing import Final, final, get_args
 
+from ..messages import SessionKind
 from ..transport import DEFAULT_MAX_MESSAGE_SIZE, ConnectRequest
 from ..wire import Codec
 from ._common import (
     BETA_HEADER,
     CODECS,
+    TRANSCRIPTION_INTENT,
     OpenAIDialect,
     check_max_message_size,
     dial_target,
@@ -24,7 +26,8 @@ __all__ = ["OpenAIRealtime"]
 class OpenAIRealtime:
     """The OpenAI Realtime API (reference: openai-realtime.md sections 1h and 2).
 
-    Dials ``{base_url}/realtime?model={model}`` with ``http`` turned into ``ws`` and ``https``
+    Dials ``{base_url}/realtime?model={model}`` (``?intent=transcription`` for a session
+    of ``kind="transcription"``) with ``http`` turned into ``ws`` and ``https``
     into ``wss`` (the default gives ``wss://api.openai.com/v1/realtime?model=gpt-realtime``),
     sending ``Authorization: Bearer <api_key>``, as the official SDK does. The GA dialect
     (the default) sends no ``OpenAI-Beta`` header and speaks
@@ -77,30 +80,36 @@ class OpenAIRealtime:
         if dialect not in get_args(OpenAIDialect):
             raise ValueError(f"dialect must be 'ga' or 'beta', not {dialect!r}")
         check_max_message_size(max_message_size)
-        url, ssl_context = dial_target(
-            base_url,
-            what="base_url",
-            path="/realtime",
-            query=[("model", model)],
-            ssl_context=ssl_context,
-        )
+        urls = {
+            kind: dial_target(
+                base_url, what="base_url", path="/realtime", query=query, ssl_context=ssl_context
+            )
+            for kind, query in (
+                ("conversation", [("model", model)]),
+                ("transcription", [TRANSCRIPTION_INTENT]),
+            )
+        }
         key = resolve_api_key(
             api_key, service="OpenAI", variable="OPENAI_API_KEY", how="pass api_key=..."
         )
         self._model = model
         self._base_url = base_url
         self._dialect = dialect
-        self._request = ConnectRequest(
-            url=url,
-            headers=(
-                ("Authorization", f"Bearer {key}"),
-                *((BETA_HEADER,) if dialect == "beta" else ()),
-                *extra_headers,
-            ),
-            ssl_context=ssl_context,
-            max_message_size=max_message_size,
-            service="OpenAI",
+        headers = (
+            ("Authorization", f"Bearer {key}"),
+            *((BETA_HEADER,) if dialect == "beta" else ()),
+            *extra_headers,
         )
+        self._requests = {
+            kind: ConnectRequest(
+                url=url,
+                headers=headers,
+                ssl_context=context,
+                max_message_size=max_message_size,
+                service="OpenAI",
+            )
+            for kind, (url, context) in urls.items()
+        }
 
     def __repr__(self) -> str:
         dialect = f", dialect={self._dialect!r}" if self._dialect != "ga" else ""
@@ -114,10 +123,11 @@ class OpenAIRealtime:
         """The model in the connection URL."""
         return self._model
 
-    def connect_request(self) -> ConnectRequest:
+    def connect_request(self, kind: SessionKind = "conversation") -> ConnectRequest:
         """The request to dial: URL, ``Authorization`` (and ``OpenAI-Beta``) header, TLS
-        context, size limit."""
-        return self._request
+        context, size limit. A transcription session dials ``?intent=transcription`` in place
+        of ``?model=`` (its model is ``InputTranscription.model``)."""
+        return self._requests[kind]
 
     def make_codec(self) -> Codec:
         """A new ``OpenAICodec``, or

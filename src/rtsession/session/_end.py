@@ -388,7 +388,7 @@ class ProviderEnd:
             with trio.move_on_after(RECONNECT_TIMEOUT):
                 try:
                     return await self._transport.connect(
-                        self._nursery, self._provider.connect_request()
+                        self._nursery, self._provider.connect_request(self._state.options.kind)
                     )
                 except ConnectError as exc:
                     logger.warning("could not open a new connection: %s", exc)

@@ -312,7 +312,7 @@ async def open_session(
     stages = tuple(middleware)
     state = SessionState(provider, options if options is not None else SessionOptions())
     codec = provider.make_codec()
-    request = provider.connect_request()
+    request = provider.connect_request(state.options.kind)
     transport = transport or TrioWebsocketTransport()
     body_error: BaseException | None = None
     try:

@@ -20,6 +20,7 @@ from ..messages import (
     ResponseOutputItemDone,
     ResponseStatus,
     ServerMessage,
+    SessionKind,
 )
 from ..session import Session
 from ..transport import Connection, ConnectRequest
@@ -121,8 +122,9 @@ class FakeProvider:
 
     # --- the Provider side ---------------------------------------------------------------------
 
-    def connect_request(self) -> ConnectRequest:
-        """A placeholder request; the fake never dials (pass it as ``transport=`` too)."""
+    def connect_request(self, kind: SessionKind = "conversation") -> ConnectRequest:
+        """A placeholder request, whatever the ``kind``; the fake never dials (pass it as
+        ``transport=`` too)."""
         return ConnectRequest(url="ws://fake.invalid/", service="FakeProvider")
 
     def make_codec(self) -> Codec:
