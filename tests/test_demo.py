@@ -10,13 +10,15 @@ import pytest
 
 from rtsession.audio import bytes_to_ms, read_wav
 
+DEMO = (sys.executable, "-m", "rtsession.cli", "demo")
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", ["local", "gemini-local"])
 def test_demo_on_the_bundled_clips(tmp_path: Path, provider: str) -> None:
     """The same app code on the OpenAI and the Gemini side of the local server."""
     reply = tmp_path / "reply.wav"
-    command = [sys.executable, "-m", "rtsession.cli", "demo", "--provider", provider, "--fast"]
+    command = [*DEMO, "--provider", provider, "--fast"]
     done = subprocess.run(
         [*command, "--output", str(reply)],
         capture_output=True,
@@ -38,3 +40,40 @@ def test_demo_on_the_bundled_clips(tmp_path: Path, provider: str) -> None:
     pcm, rate = read_wav(reply)
     assert rate == 24_000
     assert bytes_to_ms(len(pcm), rate) > 1_000
+
+
+@pytest.mark.slow
+def test_demo_transcribe_only(tmp_path: Path) -> None:
+    """``--transcribe``: a transcription session; the real speech is transcribed, nothing
+    answers, no reply audio is written."""
+    reply = tmp_path / "reply.wav"
+    done = subprocess.run(
+        [*DEMO, "--transcribe", "--fast", "--output", str(reply)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "assistant:" not in out
+    table = out[out.index("| turn |") :].splitlines()
+    assert table[0] == "| turn | speech end -> transcript | you said |"
+    jfk, weather = table[2], table[3]
+    assert "fellow american" in jfk.lower()
+    assert "what is the weather in paris" in weather.lower()
+    assert " ms |" in weather  # speech end -> transcript was measured
+    assert not reply.exists()
+
+
+def test_demo_transcribe_on_gemini_says_why_not() -> None:
+    done = subprocess.run(
+        [*DEMO, "--transcribe", "--provider", "gemini-local"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "Gemini Live has no transcription-only session" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -3,7 +3,9 @@
 Real human speech goes in (bundled clips, or WAV files given on the command line), is detected,
 transcribed and answered with synthesized speech by the local server, through ``open_session``
 over a real WebSocket; the second bundled clip asks about the weather, which the model answers
-by calling a demo tool through ``FunctionInvocation``.
+by calling a demo tool through ``FunctionInvocation``. With ``--transcribe`` the session is a
+transcription session (``SessionOptions(kind="transcription")``): the speech is transcribed
+and nothing answers.
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--fast", action="store_true", help="stream the audio as fast as possible, not in real time"
     )
     parser.add_argument(
+        "--transcribe",
+        action="store_true",
+        help="a transcription session: transcribe the speech, no replies and no tools "
+        "(OpenAI and the local server; Gemini Live has no such session)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         default=Path("rtsession-demo-reply.wav"),
@@ -77,6 +85,8 @@ class Turn:
         reply: the transcript of the reply audio (all responses of the turn).
         speech_end_to_audio_ms: ms from the last ``speech_stopped`` of the turn reaching the
             app to the first reply audio after it reaching the app; ``None`` if no audio came.
+        speech_end_to_transcript_ms: ms from the last ``speech_stopped`` of the turn to its
+            completed transcription reaching the app.
         tool_calls: ``name(args) -> outcome`` for each tool call.
     """
 
@@ -84,9 +94,11 @@ class Turn:
     transcript: str = ""
     reply: str = ""
     speech_end_to_audio_ms: float | None = None
+    speech_end_to_transcript_ms: float | None = None
     tool_calls: list[str] = attrs.Factory(list)
     speech_stopped_at: float | None = None
     answered: bool = False  # the clip's latest speech turn has had its reply
+    untranscribed: int = 0  # speech turns of the clip whose transcript has not come yet
     streamed: bool = False  # the whole clip (and its trailing silence) has been sent
     done: trio.Event = attrs.Factory(trio.Event)
 
@@ -96,6 +108,7 @@ class _Conversation:
     """The receive side: prints live transcripts and fills in the turns."""
 
     out: TextIO
+    transcribing: bool = False  # a transcription session: a turn ends with its transcript
     turns: list[Turn] = attrs.Factory(list)
     reply_audio: bytearray = attrs.Factory(bytearray)
     _line: str | None = None
@@ -106,6 +119,13 @@ class _Conversation:
             self._line = who
         self.out.write(text)
         self.out.flush()
+
+    def _answered(self, turn: Turn) -> None:
+        """The latest speech turn of ``turn``'s clip has had its answer (a clip may hold
+        several turns: the clip is done once it is streamed and its last turn answered)."""
+        turn.answered = True
+        if turn.streamed:
+            turn.done.set()
 
     def _end_line(self) -> None:
         if self._line is not None:
@@ -125,11 +145,18 @@ class _Conversation:
             case m.InputAudioBufferSpeechStopped():
                 turn.speech_stopped_at = trio.current_time()
                 turn.answered = False
+                turn.untranscribed += 1
             case m.ConversationItemInputAudioTranscriptionDelta(delta=str(delta)):
                 self._write("you", delta)
             case m.ConversationItemInputAudioTranscriptionCompleted(transcript=transcript):
                 turn.transcript = (turn.transcript + " " + transcript).strip()
                 self._end_line()
+                turn.untranscribed -= 1
+                if self.transcribing and turn.untranscribed == 0:
+                    if turn.speech_stopped_at is not None:
+                        elapsed = trio.current_time() - turn.speech_stopped_at
+                        turn.speech_end_to_transcript_ms = elapsed * 1000
+                    self._answered(turn)
             case m.ResponseOutputAudioDelta(delta=delta):
                 if turn.speech_stopped_at is not None:  # the first audio after speech ended
                     elapsed = trio.current_time() - turn.speech_stopped_at
@@ -156,12 +183,17 @@ class _Conversation:
                 # the user speaking again is followed by another one
                 if response.status != "cancelled" and not calls:
                     turn.reply += " "
-                    turn.answered = True  # a clip may hold several turns: wait for its last
-                    if turn.streamed:
-                        turn.done.set()
+                    self._answered(turn)
 
 
-def _options() -> m.SessionOptions:
+def _options(transcribe: bool) -> m.SessionOptions:
+    if transcribe:
+        return m.SessionOptions(
+            kind="transcription",
+            input_audio_format=m.AudioFormat(type="audio/pcm", rate=RATE),
+            input_transcription=m.InputTranscription(language="en"),
+            turn_detection=m.ServerVad(silence_duration_ms=700),
+        )
     return m.SessionOptions(
         instructions="You are a friendly assistant. Answer briefly.",
         voice="marin",
@@ -186,10 +218,11 @@ async def _speak(session: Session, clip: Any, fast: bool, out: TextIO) -> None:
 async def converse(args: argparse.Namespace, out: TextIO) -> list[Turn]:
     """Run the demo's conversation and return what was measured per turn."""
     clips = [(p.name, p) for p in args.wav] or [(sample(n).name, sample(n)) for n in DEFAULT_CLIPS]
-    conversation = _Conversation(out)
+    conversation = _Conversation(out, args.transcribe)
+    middleware = [] if args.transcribe else [FunctionInvocation([get_weather])]
     async with (
         open_provider("demo", args.provider, args.model, out) as provider,
-        open_session(provider, _options(), middleware=[FunctionInvocation([get_weather])]) as s,
+        open_session(provider, _options(args.transcribe), middleware=middleware) as s,
         trio.open_nursery() as nursery,
     ):
         nursery.start_soon(conversation.receive, s)
@@ -205,20 +238,30 @@ async def converse(args: argparse.Namespace, out: TextIO) -> list[Turn]:
             with trio.fail_after(60):
                 await turn.done.wait()
         nursery.cancel_scope.cancel()
+    if args.transcribe:
+        return conversation.turns
     write_wav(args.output, bytes(conversation.reply_audio), RATE)
     seconds = bytes_to_ms(len(conversation.reply_audio), RATE) / 1000
     out.write(f"\nreply audio: {args.output} ({seconds:.1f} s at {RATE} Hz)\n")
     return conversation.turns
 
 
-def table(turns: list[Turn]) -> Iterator[str]:
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def table(turns: list[Turn], transcribing: bool = False) -> Iterator[str]:
     """The per-turn summary as markdown-style table lines."""
+    if transcribing:
+        yield "| turn | speech end -> transcript | you said |"
+        yield "|---|---|---|"
+        for turn in turns:
+            yield f"| {turn.clip} | {_ms(turn.speech_end_to_transcript_ms)} | {turn.transcript} |"
+        return
     yield "| turn | speech end -> first reply audio | you said | tool calls | reply |"
     yield "|---|---|---|---|---|"
     for turn in turns:
-        latency = (
-            "-" if turn.speech_end_to_audio_ms is None else f"{turn.speech_end_to_audio_ms:.0f} ms"
-        )
+        latency = _ms(turn.speech_end_to_audio_ms)
         tools = ", ".join(turn.tool_calls) or "-"
         yield f"| {turn.clip} | {latency} | {turn.transcript} | {tools} | {turn.reply.strip()} |"
 
@@ -229,6 +272,10 @@ LATENCY_NOTE: Final = (
     "the local server transcribes while you speak, so what is left is the last stretch of "
     "speech and the reply's synthesis (with --fast the audio arrives at once, and all of it "
     "is transcribed after)."
+)
+TRANSCRIPT_NOTE: Final = (
+    "speech end -> transcript: from the server's speech_stopped (its VAD waits 700 ms of "
+    "silence) to the completed transcription the app received."
 )
 
 
@@ -249,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
     except RTSessionError as exc:
         print(f"rtsession demo: {exc}", file=sys.stderr)
         return 1
-    out.write("\n" + "\n".join(table(turns)) + "\n\n" + LATENCY_NOTE + "\n")
+    note = TRANSCRIPT_NOTE if args.transcribe else LATENCY_NOTE
+    out.write("\n" + "\n".join(table(turns, args.transcribe)) + "\n\n" + note + "\n")
     return 0
 
 

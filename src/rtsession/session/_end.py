@@ -36,7 +36,9 @@ from ..messages import (
     ReconnectReason,
     ServerMessage,
     SessionCreated,
+    SessionUpdate,
     SessionUpdated,
+    merge_options,
 )
 from ..providers import Provider, ResumableProvider
 from ..transport import Connection, Transport
@@ -207,6 +209,11 @@ class ProviderEnd:
             leg = self.ledger.current
             if not await self._send(leg, leg.codec.encode_client(outgoing)):
                 self.ledger.unsent(outgoing)
+            elif (
+                isinstance(outgoing, SessionUpdate) and SessionUpdated not in leg.codec.server_types
+            ):
+                # the wire has no acknowledgement (Gemini's contextUpdate): in force once written
+                self._state.options = merge_options(self._state.options, outgoing.session)
         if self.ledger.changed:
             self._wake()
 
