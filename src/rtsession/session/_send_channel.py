@@ -90,6 +90,8 @@ class SessionSendChannel(trio.abc.SendChannel[ClientMessage]):
     async def send(self, value: ClientMessage) -> None:
         """Validate, then queue ``value`` toward the provider; waits while the chain is full.
 
+        Cancellation: a send cancelled while it waits queues nothing.
+
         Raises:
             EncodeError: the provider's wire format cannot carry the message.
             TypeError: ``value`` is not a ``ClientMessage``.

@@ -72,7 +72,9 @@ class Session(metaclass=NoPublicConstructor):
     def options(self) -> SessionOptions:
         """The configuration in force: the ``session`` of the last ``SessionCreated`` or
         ``SessionUpdated`` (OpenAI ``session.created`` / ``session.updated``); until the first
-        arrives, the options given to ``open_session`` (or an empty ``SessionOptions``)."""
+        arrives, the options given to ``open_session`` (or an empty ``SessionOptions``). On a
+        wire without ``SessionUpdated`` (Gemini Live's ``contextUpdate``), an update is merged
+        in once it is written. An update the server refuses changes nothing."""
         return self._state.options
 
     @property
@@ -109,6 +111,9 @@ class Session(metaclass=NoPublicConstructor):
         The message is checked against the provider's wire format first, so nothing reaches
         the socket when it cannot be carried.
 
+        Cancellation: a send cancelled while it waits for room in the chain queues nothing;
+        once it has returned, the message is on its way and cancelling later does not stop it.
+
         Raises:
             EncodeError: the provider's wire format cannot carry ``message``.
             SessionClosedError: the connection is closed; ``code`` and ``reason`` are those of
@@ -123,7 +128,9 @@ class Session(metaclass=NoPublicConstructor):
         """Send ``SessionUpdate(session=options)`` (OpenAI ``session.update``).
 
         Only the fields set change. ``options`` follows when the server confirms with
-        ``SessionUpdated``.
+        ``SessionUpdated`` (on Gemini Live, which sends none, once the update is written).
+
+        Cancellation: as ``send``: an update cancelled while it waits is not sent.
 
         Raises:
             EncodeError: the provider does not support a setting in ``options``.
