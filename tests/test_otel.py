@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from rtsession import messages as m
+from rtsession import SessionClosedError, messages as m
 from rtsession.middleware import FunctionInvocation, OpenTelemetry
 from rtsession.middleware._otel import CAPTURE_CONTENT_ENV, SPEECH_END_TO_FIRST_AUDIO
 from rtsession.session import Session, open_session
@@ -31,6 +31,8 @@ BASE = {
     "gen_ai.operation.name": "chat",
     "gen_ai.provider.name": "openai",
     "gen_ai.request.model": MODEL,
+    "server.address": "fake.invalid",  # what the fake's connect request names
+    "server.port": 80,
 }
 CALL = m.FunctionCallItem(name="get_weather", arguments='{"city": "Paris"}', call_id="call_1")
 ANSWER = m.MessageItem(
@@ -48,9 +50,16 @@ USAGE = m.Usage(
 OPTIONS = m.SessionOptions(
     model=MODEL,
     instructions="Be brief.",
+    voice="marin",
     output_modalities=("audio",),
     max_output_tokens=200,
-    tools=(m.FunctionTool(name="get_weather", description="Weather by city"),),
+    tools=(
+        m.FunctionTool(
+            name="get_weather",
+            description="Weather by city",
+            parameters={"type": "object", "properties": {"city": {"type": "string"}}},
+        ),
+    ),
 )
 
 
@@ -180,16 +189,20 @@ async def test_response_span_with_usage(
         **BASE,
         "gen_ai.request.max_tokens": 200,
         "gen_ai.output.type": "speech",
+        "gen_ai.realtime.session_kind": "conversation",
+        "gen_ai.realtime.voice": "marin",
+        "gen_ai.realtime.output_modalities": ("audio",),
+        "gen_ai.realtime.received_modalities": ("audio", "item"),
         "gen_ai.response.id": "resp_1",
         "gen_ai.conversation.id": "conv_1",
         "gen_ai.response.finish_reasons": ("completed",),
         "gen_ai.usage.input_tokens": 120,
         "gen_ai.usage.output_tokens": 34,
         "gen_ai.usage.cache_read.input_tokens": 64,
-        "gen_ai.usage.text.input_tokens": 20,
-        "gen_ai.usage.audio.input_tokens": 100,
-        "gen_ai.usage.text.output_tokens": 8,
-        "gen_ai.usage.audio.output_tokens": 26,
+        "gen_ai.usage.input_text_tokens": 20,
+        "gen_ai.usage.input_audio_tokens": 100,
+        "gen_ai.usage.output_text_tokens": 8,
+        "gen_ai.usage.output_audio_tokens": 26,
     }
     assert span.status.status_code == StatusCode.UNSET
     assert span.start_time is not None
@@ -210,6 +223,8 @@ async def test_tool_span_is_a_child_of_its_response(
     assert dict(tool.attributes or {}) == {
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.provider.name": "openai",
+        "server.address": "fake.invalid",
+        "server.port": 80,
         "gen_ai.tool.name": "get_weather",
         "gen_ai.tool.call.id": "call_1",
         "gen_ai.tool.type": "function",
@@ -227,7 +242,14 @@ async def test_metrics_of_a_turn(
         (dict(point.attributes or {})["gen_ai.token.type"], point.sum)
         for point in telemetry.points("gen_ai.client.token.usage")
     }
-    assert tokens == {("input", 120), ("output", 34)}
+    assert tokens == {
+        ("input", 120),
+        ("output", 34),
+        ("input_text", 20),
+        ("input_audio", 100),
+        ("output_text", 8),
+        ("output_audio", 26),
+    }
     for point in telemetry.points("gen_ai.client.token.usage"):
         assert {k: v for k, v in (point.attributes or {}).items() if k in BASE} == BASE
     [first_chunk] = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
@@ -290,6 +312,14 @@ async def test_content_when_enabled(
     response = dict(telemetry.span(f"chat {MODEL}").attributes or {})
     assert json.loads(str(response["gen_ai.system_instructions"])) == [
         {"type": "text", "content": "Be brief."}
+    ]
+    assert json.loads(str(response["gen_ai.tool.definitions"])) == [  # with content: all
+        {
+            "type": "function",
+            "name": "get_weather",
+            "description": "Weather by city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        }
     ]
     assert json.loads(str(response["gen_ai.input.messages"])) == [
         {"role": "user", "parts": [{"type": "text", "content": "Weather in Paris?"}]},
@@ -425,6 +455,46 @@ async def test_what_is_open_when_the_session_ends(
     [duration] = telemetry.points("gen_ai.client.operation.duration")
     assert dict(duration.attributes or {})["error.type"] == "session_closed"
     assert duration.sum == pytest.approx(1.0)
+
+
+async def test_an_abnormal_end_names_the_error_the_app_gets(
+    autojump_clock: trio.testing.MockClock, telemetry: Telemetry
+) -> None:
+    fake = fake_openai()
+    with trio.fail_after(30):
+        async with open_session(fake, middleware=[telemetry.stage()], transport=fake) as session:
+            await session.receive_channel.receive()
+            await push(fake, session, m.ResponseCreated(response=m.Response(id="resp_1")))
+            fake.close(1011, "internal error")
+            with pytest.raises(SessionClosedError):
+                async for _ in session:
+                    pass
+    span = telemetry.span(f"chat {MODEL}")
+    assert span.status.status_code == StatusCode.ERROR
+    assert (span.attributes or {})["error.type"] == "rtsession.SessionClosedError"
+    [duration] = telemetry.points("gen_ai.client.operation.duration")
+    assert dict(duration.attributes or {})["error.type"] == "rtsession.SessionClosedError"
+
+
+async def test_received_modalities_in_order_of_arrival(
+    autojump_clock: trio.testing.MockClock, telemetry: Telemetry
+) -> None:
+    fake = fake_openai()
+    ids = {"response_id": "resp_1", "item_id": "i", "output_index": 0, "content_index": 0}
+    with trio.fail_after(30):
+        async with open_session(fake, middleware=[telemetry.stage()], transport=fake) as session:
+            await session.receive_channel.receive()
+            await push(
+                fake,
+                session,
+                m.ResponseCreated(response=m.Response(id="resp_1")),
+                m.ResponseOutputTextDelta(**ids, delta="Hi"),
+                m.ResponseOutputAudioTranscriptDelta(**ids, delta="Hi"),
+                m.ResponseOutputTextDelta(**ids, delta="!"),
+                m.ResponseDone(response=m.Response(id="resp_1", status="completed")),
+            )
+    attributes = dict(telemetry.span(f"chat {MODEL}").attributes or {})
+    assert attributes["gen_ai.realtime.received_modalities"] == ("text", "transcription")
 
 
 async def receive_until(session: Session, kind: type[m.ServerMessage]) -> None:

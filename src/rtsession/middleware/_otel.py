@@ -81,6 +81,9 @@ _TOKEN_BUCKETS: Final = (
 
 _SESSION_CLOSED: Final = "session_closed"
 """``error.type`` of a response or tool call still open when the session ends."""
+_CLOSED_ERROR: Final = "rtsession.SessionClosedError"
+"""``error.type`` of what is open when the connection ends abnormally: the error the app's
+``async for`` raises (a refused reconnection raises ``rtsession.ConnectError``)."""
 _SUPERSEDED: Final = "response_done_lost"
 """``error.type`` of a response whose ``ResponseDone`` never came: the next conversation
 response started (``rtsession.session.OpenResponses``)."""
@@ -162,11 +165,16 @@ class OpenTelemetry:
       ``ResponseCreate`` when one is pending, else from ``ResponseCreated``, to
       ``ResponseDone``. Attributes ``gen_ai.operation.name`` (``"chat"``: the conventions
       have no realtime operation), ``gen_ai.provider.name``, ``gen_ai.request.model``,
-      ``gen_ai.request.max_tokens``, ``gen_ai.output.type`` (``speech`` / ``text``),
-      ``gen_ai.tool.definitions`` (names and types only), ``gen_ai.response.id``,
-      ``gen_ai.conversation.id``, ``gen_ai.response.finish_reasons`` (the response status),
+      ``server.address``, ``server.port``, ``gen_ai.request.max_tokens``,
+      ``gen_ai.output.type`` (``speech`` / ``text``), Microsoft.Extensions.AI's
+      ``gen_ai.realtime.session_kind``, ``.voice``, ``.output_modalities`` and
+      ``.received_modalities`` (``audio``, ``text``, ``transcription``, ``item``, in order
+      of arrival), ``gen_ai.tool.definitions`` (types and names; with content, descriptions
+      and parameters too), ``gen_ai.response.id``, ``gen_ai.conversation.id``,
+      ``gen_ai.response.finish_reasons`` (the response status),
       ``gen_ai.response.time_to_first_chunk`` (seconds) and ``gen_ai.usage.*`` token counts
-      (input, output, cache read, and the text / audio / image splits the provider reports).
+      (input, output, cache read, and MEAI's ``input_text_tokens``, ``input_audio_tokens``,
+      ``output_text_tokens``, ``output_audio_tokens``, plus ``input_image_tokens``).
       A ``failed`` response gets status ``ERROR`` and ``error.type`` (the provider's error
       code).
     - one ``execute_tool {name}`` span (kind ``INTERNAL``) per function call, a child of its
@@ -177,15 +185,19 @@ class OpenTelemetry:
       ``gen_ai.tool.type`` (``function``). A ``ToolCallCancellation`` ends it with
       ``error.type = "cancelled"``.
 
-    Spans still open when the session ends are ended with ``error.type = "session_closed"``.
+    Spans still open when the session ends are ended with ``error.type = "session_closed"``
+    after a normal end, or the name of the error the app's ``async for`` raises after an
+    abnormal one (``rtsession.SessionClosedError``, ``rtsession.ConnectError``).
     They are children of the span current when ``open_session`` was entered.
 
     Metrics (histograms, attributes ``gen_ai.operation.name``, ``gen_ai.provider.name``,
-    ``gen_ai.request.model``, plus ``error.type`` on failures):
+    ``gen_ai.request.model``, ``server.address``, ``server.port``, plus ``error.type`` on
+    failures):
 
     - ``gen_ai.client.operation.duration`` (s): each response, as its span;
     - ``gen_ai.client.token.usage`` (``{token}``) with ``gen_ai.token.type`` ``input`` /
-      ``output``: each ``ResponseDone`` and ``UsageMetadata`` with usage;
+      ``output``, and as MEAI ``input_text`` / ``input_audio`` / ``output_text`` /
+      ``output_audio`` when reported: each ``ResponseDone`` and ``UsageMetadata`` with usage;
     - ``gen_ai.client.operation.time_to_first_chunk`` (s): span start to the first audio,
       text, transcript or function-argument delta;
     - ``gen_ai.execute_tool.duration`` (s): each tool span;
@@ -252,11 +264,21 @@ class OpenTelemetry:
             telemetry.close()
 
 
+_MODALITIES: Final[Mapping[type[ServerMessage], str]] = {
+    ResponseOutputAudioDelta: "audio",
+    ResponseOutputTextDelta: "text",
+    ResponseOutputAudioTranscriptDelta: "transcription",
+    ResponseOutputItemDone: "item",
+}
+"""``gen_ai.realtime.received_modalities``: what a response delivered, as MEAI names it."""
+
+
 @attrs.define(eq=False)
 class _OpenResponse:
     span: Span
     start: _Stamp
     first_chunk_seen: bool = False
+    received: dict[str, None] = attrs.Factory(dict)  # modalities in order of arrival
 
 
 @attrs.define(eq=False)
@@ -277,10 +299,16 @@ class _SessionTelemetry:
         self._instruments = instruments
         self._context = context
         self._content = _Content() if content else None
+        metadata = context.metadata
+        self._server: Mapping[str, AttributeValue] = {
+            "server.address": metadata.server_address,
+            "server.port": metadata.server_port,
+        }
         self._metric_attributes: Mapping[str, AttributeValue] = {
             "gen_ai.operation.name": _OPERATION,
             "gen_ai.provider.name": context.provider_name,
             "gen_ai.request.model": context.model,
+            **self._server,
         }
         self._requested: _Stamp | None = None  # a ResponseCreate not yet answered
         self._speech_stopped: float | None = None
@@ -321,13 +349,23 @@ class _SessionTelemetry:
         handler = self._server_handlers.get(type(message))
         if handler is not None:
             handler(message)
+        modality = _MODALITIES.get(type(message))
+        if modality is not None:
+            open_response = self._responses.get(getattr(message, "response_id", None))
+            if open_response is not None:
+                open_response.received[modality] = None
 
     def close(self) -> None:
-        """End what is still open (the session is over)."""
+        """End what is still open (the session is over): ``session_closed`` after a normal
+        end, else the name of the error the app's ``async for`` raised."""
+        reason = self._context.close_reason
+        error = _SESSION_CLOSED
+        if reason is not None and not reason.normal:
+            error = "rtsession.ConnectError" if reason.code is None else _CLOSED_ERROR
         for open_tool in self._tools.values():
-            self._finish_tool(open_tool, error=_SESSION_CLOSED)
+            self._finish_tool(open_tool, error=error)
         self._tools.clear()
-        self._abandon(tuple(self._responses), _SESSION_CLOSED, "the session ended")
+        self._abandon(tuple(self._responses), error, "the session ended")
 
     def _abandon(self, ids: tuple[str | None, ...], error: str, why: str) -> None:
         """End the spans of responses whose ``ResponseDone`` will not come, as failed."""
@@ -363,13 +401,20 @@ class _SessionTelemetry:
     def _request_attributes(self) -> dict[str, AttributeValue]:
         options = self._context.options
         attributes: dict[str, AttributeValue] = dict(self._metric_attributes)
+        attributes["gen_ai.realtime.session_kind"] = options.kind
         if isinstance(options.max_output_tokens, int):
             attributes["gen_ai.request.max_tokens"] = options.max_output_tokens
+        if options.voice is not None:
+            attributes["gen_ai.realtime.voice"] = options.voice
         if options.output_modalities is not None:
             speech = "audio" in options.output_modalities
             attributes["gen_ai.output.type"] = "speech" if speech else "text"
+            attributes["gen_ai.realtime.output_modalities"] = options.output_modalities
         if options.tools:
-            attributes["gen_ai.tool.definitions"] = _json([_definition(t) for t in options.tools])
+            full = self._content is not None
+            attributes["gen_ai.tool.definitions"] = _json(
+                [_definition(t, full) for t in options.tools]
+            )
         if self._content is not None:
             attributes.update(self._content.request_attributes(options.instructions))
         return attributes
@@ -401,6 +446,9 @@ class _SessionTelemetry:
         now = _Stamp.now()
         span = open_response.span
         span.set_attributes(_response_attributes(response))
+        if open_response.received:
+            received = tuple(open_response.received)
+            span.set_attribute("gen_ai.realtime.received_modalities", received)
         error = _response_error(response)
         if error is not None:
             _fail(span, error, f"the response {response.status}")
@@ -421,7 +469,14 @@ class _SessionTelemetry:
         self._instruments.operation_duration.record(seconds, attributes)
 
     def _record_tokens(self, usage: Usage) -> None:
-        for token_type, count in (("input", usage.input_tokens), ("output", usage.output_tokens)):
+        for token_type, count in (
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+            ("input_text", usage.input_text_tokens),
+            ("input_audio", usage.input_audio_tokens),
+            ("output_text", usage.output_text_tokens),
+            ("output_audio", usage.output_audio_tokens),
+        ):
             if count is not None:
                 attributes = {**self._metric_attributes, "gen_ai.token.type": token_type}
                 self._instruments.token_usage.record(count, attributes)
@@ -452,6 +507,7 @@ class _SessionTelemetry:
             attributes={
                 "gen_ai.operation.name": "execute_tool",
                 "gen_ai.provider.name": self._context.provider_name,
+                **self._server,
                 "gen_ai.tool.name": item.name,
                 "gen_ai.tool.call.id": item.call_id,
                 "gen_ai.tool.type": "function",
@@ -489,12 +545,18 @@ class _SessionTelemetry:
         self._instruments.tool.record(seconds, attributes)
 
 
-def _definition(tool: Tool) -> JSON:
-    """A ``gen_ai.tool.definitions`` entry without the optional (and large) description and
-    parameters."""
-    if isinstance(tool, FunctionTool):
-        return {"type": "function", "name": tool.name}
-    return {"type": "mcp", "name": tool.server_label}
+def _definition(tool: Tool, full: bool) -> JSON:
+    """A ``gen_ai.tool.definitions`` entry: type and name, and with ``full`` (content
+    capture on) the description and parameters too, as MEAI records them."""
+    if not isinstance(tool, FunctionTool):
+        return {"type": "mcp", "name": tool.server_label}
+    definition: dict[str, JSON] = {"type": "function", "name": tool.name}
+    if full:
+        if tool.description is not None:
+            definition["description"] = tool.description
+        if tool.parameters is not None:
+            definition["parameters"] = tool.parameters
+    return definition
 
 
 def _fail(span: Span, error_type: str, description: str) -> None:
@@ -529,11 +591,11 @@ def _response_attributes(response: Response) -> dict[str, AttributeValue]:
             "gen_ai.usage.input_tokens": usage.input_tokens,
             "gen_ai.usage.output_tokens": usage.output_tokens,
             "gen_ai.usage.cache_read.input_tokens": usage.cached_tokens,
-            "gen_ai.usage.text.input_tokens": usage.input_text_tokens,
-            "gen_ai.usage.audio.input_tokens": usage.input_audio_tokens,
-            "gen_ai.usage.image.input_tokens": usage.input_image_tokens,
-            "gen_ai.usage.text.output_tokens": usage.output_text_tokens,
-            "gen_ai.usage.audio.output_tokens": usage.output_audio_tokens,
+            "gen_ai.usage.input_text_tokens": usage.input_text_tokens,
+            "gen_ai.usage.input_audio_tokens": usage.input_audio_tokens,
+            "gen_ai.usage.input_image_tokens": usage.input_image_tokens,
+            "gen_ai.usage.output_text_tokens": usage.output_text_tokens,
+            "gen_ai.usage.output_audio_tokens": usage.output_audio_tokens,
         }
         attributes.update({key: count for key, count in counts.items() if count is not None})
     return attributes

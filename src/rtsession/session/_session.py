@@ -317,9 +317,10 @@ async def open_session(
     """
     require_trio("open_session")
     stages = tuple(middleware)
-    state = SessionState(provider, options if options is not None else SessionOptions())
+    initial = options if options is not None else SessionOptions()
+    request = provider.connect_request(initial.kind)
+    state = SessionState(provider, initial, SessionMetadata.of(provider, request))
     codec = provider.make_codec()
-    request = provider.connect_request(state.options.kind)
     transport = transport or TrioWebsocketTransport()
     body_error: BaseException | None = None
     try:
@@ -340,7 +341,7 @@ async def open_session(
             )
             try:
                 pipeline.start(nursery, end)
-                services = (*stages, transport, provider, SessionMetadata.of(provider, request))
+                services = (*stages, transport, provider, state.metadata)
                 session = Session._create(state, pipeline.hub, pipeline.receive, services)
                 if options is not None:
                     await session.update(options)

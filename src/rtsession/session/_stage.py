@@ -9,7 +9,7 @@ import trio
 
 from .._public import NoPublicConstructor
 from ..messages import ClientMessage, ServerMessage, SessionOptions
-from ._state import SessionState
+from ._state import CloseReason, SessionMetadata, SessionState
 
 __all__ = ["Stage", "StageChannels", "StageContext"]
 
@@ -60,6 +60,17 @@ class StageContext(metaclass=NoPublicConstructor):
     def model(self) -> str:
         """The model the session connected to, e.g. ``"gpt-realtime"``."""
         return self._state.provider.model
+
+    @property
+    def metadata(self) -> SessionMetadata:
+        """What the session dialled: provider name, model, server address and port (the
+        OpenTelemetry ``server.address`` / ``server.port``)."""
+        return self._state.metadata
+
+    @property
+    def close_reason(self) -> CloseReason | None:
+        """How the session ended (see ``Session.close_reason``); ``None`` while it runs."""
+        return self._state.close_reason()
 
     def carries(self, message_type: type[ClientMessage]) -> bool:
         """Whether the provider's wire format carries client messages of this type, e.g.

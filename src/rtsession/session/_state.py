@@ -104,6 +104,7 @@ class SessionState:
 
     Attributes:
         provider: the provider the session is connected to.
+        metadata: what the session dialled (provider name, model, server address and port).
         options: the configuration in force, as last reported by ``SessionCreated`` /
             ``SessionUpdated`` (until then, what the app asked for).
         closed: why the session can no longer send, or ``None`` while it can.
@@ -116,13 +117,17 @@ class SessionState:
         "closed",
         "conversation",
         "ledger",
+        "metadata",
         "options",
         "provider",
         "released_responses",
     )
 
-    def __init__(self, provider: Provider, options: SessionOptions) -> None:
+    def __init__(
+        self, provider: Provider, options: SessionOptions, metadata: SessionMetadata
+    ) -> None:
         self.provider = provider
+        self.metadata = metadata
         self.options = options
         self.conversation = Conversation()
         self.closed: SessionClosedError | ConnectError | None = None
