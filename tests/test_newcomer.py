@@ -88,7 +88,7 @@ def test_a_script_without_the_main_guard_is_told_at_once(guarded: bool, tmp_path
     else:
         assert done.returncode == 1
         last = done.stderr.strip().splitlines()[-1]
-        assert last.startswith("rtsession.local._worker.SpeechWorkerError: ")
+        assert last.startswith("rtsession.local.SpeechWorkerError: ")  # its public home
         assert 'has no `if __name__ == "__main__":` guard' in last
         assert "worker process died" not in done.stderr
 

@@ -4,7 +4,9 @@ API reference of the docs site is generated from these lists."""
 from __future__ import annotations
 
 import importlib
+import pickle
 import types
+import typing
 
 import pytest
 
@@ -62,3 +64,46 @@ def test_objects_only_the_library_makes_cannot_be_built() -> None:
     for cls in (Session, StageContext):
         with pytest.raises(TypeError, match=f"{cls.__name__} has no public constructor"):
             cls()
+
+
+def _defined_here(package: str) -> list[tuple[str, object]]:
+    module = importlib.import_module(package)
+    return [
+        (attribute, value)
+        for attribute in module.__all__
+        if callable(value := getattr(module, attribute))
+        and str(getattr(value, "__module__", "")).startswith("rtsession")
+    ]
+
+
+@pytest.mark.parametrize("name", PACKAGES[1:])
+def test_public_names_report_their_public_module(name: str) -> None:
+    """``rtsession.session.Conversation``, not ``rtsession.session._conversation...``; a name
+    the top-level package re-exports reports ``rtsession`` (``rtsession.Session``)."""
+    import rtsession
+
+    top = set(rtsession.__all__)
+    for attribute, value in _defined_here(name):
+        if getattr(rtsession, attribute, None) is value and attribute in top:
+            expected = "rtsession"
+        else:
+            expected = name
+        assert (attribute, value.__module__) == (attribute, expected)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_type_hints_of_public_classes_resolve(name: str) -> None:
+    """attrs and cattrs resolve annotations through ``sys.modules[cls.__module__]``: they
+    must still resolve once the class reports its public module."""
+    for _, value in _defined_here(name):
+        if isinstance(value, type):
+            typing.get_type_hints(value)
+
+
+def test_the_public_module_is_the_home_pickle_finds() -> None:
+    from rtsession import messages as m
+
+    options = m.SessionOptions(voice="marin", tools=(m.FunctionTool(name="f"),))
+    assert pickle.loads(pickle.dumps(options)) == options
+    assert repr(m.SessionOptions).startswith("<class 'rtsession.SessionOptions'")
+    assert m.InputAudioBufferAppend.__module__ == "rtsession.messages"

@@ -27,6 +27,7 @@ from ._errors import (
     SessionClosedError as SessionClosedError,
     ToolInvocationError as ToolInvocationError,
 )
+from ._public import publish
 from .messages import DISABLED as DISABLED, SessionOptions as SessionOptions
 from .providers import (
     AzureOpenAIRealtime as AzureOpenAIRealtime,
@@ -65,3 +66,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+publish(__name__, globals())
+del publish

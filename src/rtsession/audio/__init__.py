@@ -10,6 +10,7 @@ and, with the ``sound`` extra, opens a microphone and a speaker (``open_micropho
 ``open_speaker``).
 """
 
+from .._public import publish
 from ._chunk import Chunker as Chunker, chunk_bytes as chunk_bytes, iter_chunks as iter_chunks
 from ._device import (
     AudioDeviceError as AudioDeviceError,
@@ -89,3 +90,6 @@ __all__ = [
     "ulaw_to_pcm16",
     "write_wav",
 ]
+
+publish(__name__, globals())
+del publish

@@ -10,6 +10,7 @@ protocol-only ones that do no speech work). The official SDKs connect to it as t
 See ``docs/local-server.md`` for the behaviour and the reply rules.
 """
 
+from .._public import publish
 from ._server import (
     LocalServer as LocalServer,
     check_close as check_close,
@@ -74,3 +75,6 @@ __all__ = [
     "protocol_only_engines",
     "serve_local",
 ]
+
+publish(__name__, globals())
+del publish

@@ -7,6 +7,7 @@ the full mapping. Audio travels as ``bytes`` of 16-bit little-endian PCM; base64
 inside the codecs.
 """
 
+from .._public import publish
 from ._base import (
     DISABLED as DISABLED,
     JSON as JSON,
@@ -260,3 +261,6 @@ __all__ = [
     "UsageMetadata",
     "merge_options",
 ]
+
+publish(__name__, globals())
+del publish

@@ -14,6 +14,7 @@
 See ``docs/middleware.md``.
 """
 
+from .._public import publish
 from ..session._stage import (
     Stage as Stage,
     StageChannels as StageChannels,
@@ -68,3 +69,6 @@ __all__ = [
     "observe",
     "run_relay",
 ]
+
+publish(__name__, globals())
+del publish

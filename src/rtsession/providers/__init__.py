@@ -7,6 +7,7 @@ endpoint's beta dialect), ``GeminiLive`` Gemini Live on the Gemini API and
 ``VertexGeminiLive`` on Vertex AI (both are a ``ResumableProvider``).
 """
 
+from .._public import publish
 from ._azure import AzureOpenAIRealtime as AzureOpenAIRealtime
 from ._base import Provider as Provider, ResumableProvider as ResumableProvider
 from ._gemini import GeminiLive as GeminiLive, VertexGeminiLive as VertexGeminiLive
@@ -20,3 +21,6 @@ __all__ = [
     "ResumableProvider",
     "VertexGeminiLive",
 ]
+
+publish(__name__, globals())
+del publish

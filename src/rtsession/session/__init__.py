@@ -6,6 +6,7 @@ and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, c
 the provider end's states and guarantees, and error handling.
 """
 
+from .._public import publish
 from ._client import RealtimeClient as RealtimeClient
 from ._conversation import Conversation as Conversation
 from ._receive_channel import SessionReceiveChannel as SessionReceiveChannel
@@ -38,3 +39,6 @@ __all__ = [
     "SessionStatistics",
     "open_session",
 ]
+
+publish(__name__, globals())
+del publish

@@ -6,6 +6,7 @@ caller's G.711 audio in, the reply out, barge-in on Twilio's own playback clock 
 ``clear``) and DTMF to the app. See ``docs/telephony.md``.
 """
 
+from .._public import publish
 from ._bridge import (
     TwilioBridge as TwilioBridge,
     TwilioCall as TwilioCall,
@@ -15,3 +16,6 @@ from ._bridge import (
 from ._twilio import TwilioProtocolError as TwilioProtocolError
 
 __all__ = ["TwilioBridge", "TwilioCall", "TwilioProtocolError", "serve_twilio", "twiml"]
+
+publish(__name__, globals())
+del publish

@@ -11,6 +11,7 @@
   extra; ``docs/testing.md``, "The pytest plugin").
 """
 
+from .._public import publish
 from ._fake import (
     AppInbox as AppInbox,
     FakeProvider as FakeProvider,
@@ -19,3 +20,6 @@ from ._fake import (
 )
 
 __all__ = ["AppInbox", "FakeProvider", "Reply", "response_events"]
+
+publish(__name__, globals())
+del publish

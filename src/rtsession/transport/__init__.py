@@ -6,6 +6,7 @@ this edge: ``ConnectError`` while connecting,
 ``SessionClosedError`` once the connection is closed.
 """
 
+from .._public import publish
 from ._base import (
     DEFAULT_MAX_MESSAGE_SIZE as DEFAULT_MAX_MESSAGE_SIZE,
     Connection as Connection,
@@ -25,3 +26,6 @@ __all__ = [
     "TrioWebsocketTransport",
     "WebsocketsTrioTransport",
 ]
+
+publish(__name__, globals())
+del publish
