@@ -1,6 +1,6 @@
 """The event corpus: what a realtime voice conversation puts on the wire, as the live OpenAI GA
 service sends it (explicit nulls, ``obfuscation`` keys, ``part.type: "audio"``;
-reference openai-realtime.md sections 1 and 5).
+``docs/openai-dialects.md``).
 
 One *cycle* is three turns in wire order: a spoken question answered with 5 s of audio
 (250 deltas of 20 ms at 24 kHz, 60 transcript deltas), a question answered with a function

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import re
 import types
 import typing
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +109,17 @@ def test_the_public_module_is_the_home_pickle_finds() -> None:
     assert pickle.loads(pickle.dumps(options)) == options
     assert repr(m.SessionOptions).startswith("<class 'rtsession.SessionOptions'")
     assert m.InputAudioBufferAppend.__module__ == "rtsession.messages"
+
+
+def test_docstrings_cite_what_ships() -> None:
+    """The team's reference notes do not ship with the project: the source cites its own
+    docs, event names and public URLs instead."""
+    notes = re.compile(r"\b(openai-realtime|gemini-live|trio-style|meai-realtime|peers)\.md\b")
+    source = Path(__file__).parents[1] / "src" / "rtsession"
+    cited = [
+        f"{path.relative_to(source)}:{number}"
+        for path in sorted(source.rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if notes.search(line)
+    ]
+    assert cited == []

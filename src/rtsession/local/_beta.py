@@ -2,7 +2,7 @@
 sends where the shared state machine produces a GA-shaped message.
 
 The state machine (``_session.py``) follows the GA service; the beta service differs in what it
-reports (openai-realtime.md section 1h, ``docs/openai-dialects.md``): items are acknowledged
+reports (``docs/openai-dialects.md``): items are acknowledged
 with one ``conversation.item.created`` instead of ``conversation.item.added`` and ``.done``,
 ``response.function_call_arguments.done`` has no ``name``, usage has no image or cached-token
 details, and the session has no ``truncation``. Event names and the flat session object are the

@@ -1,8 +1,9 @@
 """Session configuration on the server side: the service's defaults, ``session.update`` merging
 and validation, and the settings a ``response.create`` runs with.
 
-Defaults and checks follow the GA service (openai-realtime.md sections 1c and 1e); errors carry
-the service's codes and the GA ``param`` paths.
+Defaults and checks follow the GA service
+(https://platform.openai.com/docs/api-reference/realtime); errors carry the service's codes
+and the GA ``param`` paths.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ DEFAULT_TRANSCRIPTION_MODEL: Final = "gpt-4o-transcribe"
 
 def default_transcription_session(rate: int) -> m.SessionOptions:
     """The session a connection opened with ``?intent=transcription`` starts with: only the
-    input settings a transcription session has (openai-realtime.md section 1c), transcription
+    input settings a transcription session has (``session.type: "transcription"``), transcription
     on.
 
     Args:

@@ -19,7 +19,7 @@ def item_id(item: m.ConversationItem) -> str:
 
 def wire_item(item: m.ConversationItem) -> m.ConversationItem:
     """The item as ``conversation.item.added`` / ``.done`` show it: audio bytes left out, as the
-    service does (openai-realtime.md section 1d, "On the live wire a user audio item ...")."""
+    service does on the live wire (a user audio item carries its transcript, not its audio)."""
     if not isinstance(item, m.MessageItem):
         return item
     parts = tuple(

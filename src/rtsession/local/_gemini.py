@@ -3,7 +3,7 @@
 The shared state machine (``_session.py``) follows OpenAI's service; the Gemini codec maps
 its messages onto Gemini frames (``docs/gemini.md``, "Server direction"). What the Gemini
 service does differently is a set of ``ServiceRules``, ``GEMINI_RULES``
-(reference: gemini-live.md sections 3 to 5):
+(https://ai.google.dev/api/live):
 
 - It says nothing until the client's ``setup``, which must come first, and answers it with
   ``setupComplete`` (``SessionCreated``).

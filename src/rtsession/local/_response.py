@@ -1,6 +1,6 @@
 """One response's lifecycle, as the events the service sends for it (sans-I/O).
 
-The order follows a real GA turn (openai-realtime.md section 5): ``response.created``, then for
+The order follows a real GA turn (``docs/messages.md``): ``response.created``, then for
 the one output item ``response.output_item.added``, ``conversation.item.added``,
 ``response.content_part.added``, the deltas (``response.output_audio.delta`` with the
 ``response.output_audio_transcript.delta`` words due by then, or ``response.output_text.delta``,

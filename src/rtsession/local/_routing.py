@@ -79,7 +79,7 @@ def _openai_defaults(query: Mapping[str, str]) -> m.SessionOptions:
 OPENAI_GA: Final = Dialect(
     "openai", _openai_codec, _openai_defaults, ServiceRules(frozenset({PCM_RATE}))
 )
-"""OpenAI Realtime GA (openai-realtime.md sections 1 and 2): 24 kHz PCM both ways, the model
+"""OpenAI Realtime GA (``docs/local-server.md``, "Routing"): 24 kHz PCM both ways, the model
 from ``?model=``, a transcription session with ``?intent=transcription``."""
 
 OPENAI_BETA: Final = Dialect(
@@ -89,13 +89,13 @@ OPENAI_BETA: Final = Dialect(
     ServiceRules(frozenset({PCM_RATE}), BETA_MODALITIES, beta_param),
     beta_message,
 )
-"""OpenAI Realtime beta, also Azure OpenAI preview (openai-realtime.md sections 1h and 4): the GA
+"""OpenAI Realtime beta, also Azure OpenAI preview (``docs/openai-dialects.md``): the GA
 state machine's messages as the beta service reports them (``_beta.py``), with its modalities
 (``["audio", "text"]`` too) and its parameter names in errors, 24 kHz PCM both
 ways, the model from ``?model=`` or ``?deployment=``."""
 
 GEMINI: Final = Dialect("gemini", GeminiCodec, gemini_session_defaults, GEMINI_RULES)
-"""Gemini Live (gemini-live.md; ``_gemini.py``): 16 kHz PCM in, 24 kHz out, the model from the
+"""Gemini Live (``docs/gemini.md``; ``_gemini.py``): 16 kHz PCM in, 24 kHz out, the model from the
 ``setup``."""
 
 
@@ -140,8 +140,8 @@ GEMINI_PATHS: Final = (
         for version in ("v1", "v1beta1")
     ),
 )
-"""The Gemini Live paths (gemini-live.md section 1): the Gemini API's, with an API key or an
-ephemeral token (``...Constrained``), and Vertex AI's."""
+"""The Gemini Live paths (``docs/local-server.md``, "Routing"): the Gemini API's, with an API
+key or an ephemeral token (``...Constrained``), and Vertex AI's."""
 
 DEFAULT_ROUTES: Final = (
     Route("/v1/realtime", OPENAI_GA, _NO_BETA),

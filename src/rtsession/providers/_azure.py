@@ -30,7 +30,9 @@ _SERVICE: Final = "Azure OpenAI"
 
 @final
 class AzureOpenAIRealtime:
-    """An Azure OpenAI realtime deployment (reference: openai-realtime.md section 4).
+    """An Azure OpenAI realtime deployment
+    (https://learn.microsoft.com/azure/ai-foundry/openai/realtime-audio-reference;
+    ``docs/azure.md``).
 
     Without ``api_version`` it dials the GA endpoint and speaks the GA dialect
     (``OpenAICodec``)::

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 OpenAIDialect = Literal["ga", "beta"]
-"""The OpenAI Realtime wire dialects (openai-realtime.md section 1h)."""
+"""The OpenAI Realtime wire dialects (``docs/openai-dialects.md``)."""
 
 CODECS: Final[Mapping[OpenAIDialect, Callable[[], Codec]]] = {
     "ga": OpenAICodec,

@@ -82,8 +82,9 @@ class _GeminiService:
 
     def resumable_options(self, options: SessionOptions, handle: str | None) -> SessionOptions:
         """``options`` with ``gemini.session_resumption`` set, so the service sends
-        ``sessionResumptionUpdate`` messages, and ``handle`` in it (reference:
-        gemini-live.md section 3, "Resumption and goAway"). The app's own settings there are
+        ``sessionResumptionUpdate`` messages, and ``handle`` in it (Gemini API docs, "Session
+        management": https://ai.google.dev/gemini-api/docs/live-session). The app's own
+        settings there are
         kept (``handle`` when ``handle`` is ``None``; ``transparent``, which is otherwise
         the provider's default, see the class)."""
         gemini = options.gemini or GeminiSessionOptions()
@@ -102,7 +103,7 @@ class _GeminiService:
 
 @final
 class GeminiLive(_GeminiService):
-    """Gemini Live on the Gemini API (reference: gemini-live.md sections 1 and 9).
+    """Gemini Live on the Gemini API (https://ai.google.dev/api/live; ``docs/gemini.md``).
 
     Dials, as the official ``google-genai`` SDK does::
 
@@ -220,7 +221,8 @@ class GeminiLive(_GeminiService):
 
 @final
 class VertexGeminiLive(_GeminiService):
-    """Gemini Live on Vertex AI (reference: gemini-live.md section 1).
+    """Gemini Live on Vertex AI (https://cloud.google.com/vertex-ai/generative-ai/docs/live-api;
+    ``docs/gemini.md``).
 
     Dials the regional endpoint, as the official SDK does in Vertex mode::
 

@@ -24,7 +24,8 @@ __all__ = ["OpenAIRealtime"]
 
 @final
 class OpenAIRealtime:
-    """The OpenAI Realtime API (reference: openai-realtime.md sections 1h and 2).
+    """The OpenAI Realtime API (https://platform.openai.com/docs/api-reference/realtime;
+    ``docs/openai-dialects.md``).
 
     Dials ``{base_url}/realtime?model={model}`` (``?intent=transcription`` for a session
     of ``kind="transcription"``) with ``http`` turned into ``ws`` and ``https``

@@ -74,8 +74,8 @@ class SessionSendChannel(trio.abc.SendChannel[ClientMessage]):
     ``send`` first encodes the message with the session's codec and drops the result: a
     message the provider's format cannot carry raises ``EncodeError`` here,
     before it enters the middleware chain. The writer encodes again after the middleware
-    (which may change or add messages), so each message costs one extra encode, ~1-2 us
-    (reference trio-style.md, part 2c), against ~20 us for the WebSocket send itself.
+    (which may change or add messages), so each message costs one extra encode, small
+    against the WebSocket send itself (``docs/benchmarks``).
 
     Closing a handle closes only that handle; the stream toward the provider ends when the
     session closes.

@@ -37,8 +37,8 @@ middleware and reach the socket, before it sends the close frame."""
 class Session(metaclass=NoPublicConstructor):
     """A live realtime session; made by ``open_session``, valid inside its block.
 
-    Channels (all bounded, buffer 0, so backpressure reaches the producer at once; memory
-    channel hops cost ~5 us each, trio-style.md part 2a):
+    Channels (all bounded, buffer 0, so backpressure reaches the producer at once; what a
+    hop costs is measured in ``docs/benchmarks``):
 
     - ``send_channel`` (and ``send``): client messages toward the provider. A send
       returns once the next task (first middleware stage, or the writer) has taken the message.

@@ -27,8 +27,8 @@ from ._dial import (
 __all__ = ["TrioWebsocketTransport"]
 
 _RECEIVE_BUFFER_SIZE: Final = 65536
-"""Bytes per socket read: 64 KiB halves receive CPU for multi-KB audio deltas against
-trio-websocket's 4 KiB default (trio-style.md, part 2b)."""
+"""Bytes per socket read: 64 KiB, against trio-websocket's 4 KiB default, so a multi-KB
+audio delta takes one read, not several (``docs/benchmarks/METHOD.md``)."""
 
 
 def _closed_error(reason: trio_websocket.CloseReason | None) -> SessionClosedError:

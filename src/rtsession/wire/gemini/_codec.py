@@ -1,4 +1,4 @@
-"""The Gemini Live wire format (``BidiGenerateContent``; reference: gemini-live.md)."""
+"""The Gemini Live wire format (``BidiGenerateContent``; https://ai.google.dev/api/live)."""
 
 from __future__ import annotations
 

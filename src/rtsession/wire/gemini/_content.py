@@ -1,5 +1,5 @@
 """Conversation items as Gemini ``Content`` turns and function responses, and back
-(reference: gemini-live.md section 4, ``clientContent`` and ``toolResponse``)."""
+(https://ai.google.dev/api/live, ``clientContent`` and ``toolResponse``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading and writing Gemini Live JSON fields: key casing, typed field access with wire paths,
-proto Durations, audio MIME types and usage (reference: gemini-live.md sections 2 and 5)."""
+proto Durations, audio MIME types and usage (https://ai.google.dev/api/live; ``docs/gemini.md``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The server direction: Gemini server frames as the GA response lifecycle, and back
-(reference: gemini-live.md section 5; openai-realtime.md section 5 for the GA order).
+(https://ai.google.dev/api/live; ``docs/gemini.md``, "Server direction", for the order).
 
 Gemini has no response, item or content-part events: ``Synthesizer`` keeps the state to
 synthesize them, with ids numbered per connection, and ``ServerEncoder`` turns such a

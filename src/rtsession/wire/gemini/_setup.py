@@ -1,5 +1,5 @@
 """``SessionOptions`` as the Gemini Live ``setup`` and ``contextUpdate`` messages, and back
-(reference: gemini-live.md section 4)."""
+(https://ai.google.dev/api/live, ``BidiGenerateContentSetup``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The OpenAI Realtime GA wire format (reference: openai-realtime.md sections 1 and 5).
+"""The OpenAI Realtime GA wire format (https://platform.openai.com/docs/api-reference/realtime).
 
 What GA does its own way, over what it shares with the beta dialect (``_common``): the GA event
 names, the nested session object (``audio.input.*`` / ``audio.output.*``, with the session kind

@@ -1,5 +1,5 @@
-"""What the OpenAI Realtime GA and beta dialects share (reference: openai-realtime.md sections
-1, 1h and 5).
+"""What the OpenAI Realtime GA and beta dialects share (https://platform.openai.com/docs/api-reference/realtime;
+``docs/openai-dialects.md``).
 
 Both dialects carry the same agnostic messages over mostly the same JSON: the same events with
 the same fields, the same items, tools, turn detection, usage and errors. A ``Dialect``
@@ -97,7 +97,7 @@ ROLE_PARTS: Final[Mapping[str, tuple[type[m.ContentPart], ...]]] = {
     "user": (m.InputText, m.InputAudio, m.InputImage),
     "assistant": (m.OutputText, m.OutputAudio),
 }
-"""The content parts a message of each role may hold (openai-realtime.md, items)."""
+"""The content parts a message of each role may hold (the API reference's conversation items)."""
 
 PCM_RATE: Final = 24000
 """The sample rate of OpenAI Realtime's ``audio/pcm`` (beta ``pcm16``), in Hz."""

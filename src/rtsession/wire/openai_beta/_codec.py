@@ -1,5 +1,5 @@
-"""The OpenAI Realtime beta (preview) wire format (reference: openai-realtime.md sections 1h and
-4; the SDK's ``openai.types.beta.realtime``), spoken with ``OpenAI-Beta: realtime=v1`` and by
+"""The OpenAI Realtime beta (preview) wire format (``docs/openai-dialects.md``; the SDK's
+``openai.types.beta.realtime``), spoken with ``OpenAI-Beta: realtime=v1`` and by
 Azure OpenAI preview deployments.
 
 The beta dialect carries the same agnostic messages as GA (``rtsession.wire.openai``) and
