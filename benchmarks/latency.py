@@ -66,7 +66,7 @@ class _MemoryProvider:
     def __init__(self) -> None:
         self.connection = _MemoryConnection()
 
-    def connect_request(self) -> Any:
+    def connect_request(self, kind: str = "conversation") -> Any:
         from rtsession.transport import ConnectRequest
 
         return ConnectRequest(url="ws://127.0.0.1:1/v1/realtime")
