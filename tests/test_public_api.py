@@ -26,6 +26,7 @@ PACKAGES = [
     "rtsession.wire",
     "rtsession.wire.gemini",
     "rtsession.wire.openai",
+    "rtsession.web",
     "rtsession.wire.openai_beta",
 ]
 

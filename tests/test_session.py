@@ -645,3 +645,15 @@ async def test_a_stage_that_never_ends_delays_the_close_by_the_flush_timeout(
 def test_errors_are_rtsession_errors() -> None:
     for error in (ConnectError, EncodeError, SessionClosedError):
         assert issubclass(error, RTSessionError)
+
+
+def test_a_group_nested_in_a_group_collapses_to_its_one_failure() -> None:
+    """A library's own nursery inside ours (Hypercorn's) nests groups: the one real failure
+    still comes out alone."""
+    from rtsession._groups import collapse
+
+    error = OSError(98, "Address already in use")
+    inner = BaseExceptionGroup("hypercorn", [error])
+    assert collapse(BaseExceptionGroup("ours", [inner])) is error
+    two = BaseExceptionGroup("hypercorn", [error, ValueError("x")])
+    assert isinstance(collapse(BaseExceptionGroup("ours", [two])), RTSessionError)

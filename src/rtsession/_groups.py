@@ -28,7 +28,8 @@ def collapse(
 
     Returns:
         The one exception other than ``trio.Cancelled`` (the others being cancellations it
-        caused), or the first ``Cancelled`` when there is nothing else. With several real
+        caused), collapsed in turn if it is itself a group, or the first ``Cancelled`` when
+        there is nothing else. With several real
         failures: ``preferred`` if it is one of them, with the rest attached as its
         ``__context__``; a new ``KeyboardInterrupt`` / ``SystemExit`` (caused by the group) if
         one of them is that; otherwise an ``RTSessionError`` caused by the group.
@@ -37,7 +38,9 @@ def collapse(
     if not failures:
         return group.exceptions[0]
     if len(failures) == 1:
-        return failures[0]
+        (only,) = failures
+        # a library's own nursery inside ours (Hypercorn's, say) nests one group in another
+        return collapse(only) if isinstance(only, BaseExceptionGroup) else only
     for exc in failures:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             interrupt = type(exc)(*exc.args)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from . import _bench, _demo, _phone, _replay, _serve, _talk
+from . import _bench, _demo, _phone, _replay, _serve, _talk, _web
 
 __all__ = ["COMMANDS", "Command", "build_parser", "main"]
 
@@ -33,6 +33,7 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("demo", _demo.HELP, _demo.configure, _demo.run),
     Command("talk", _talk.HELP, _talk.configure, _talk.run),
+    Command("web", _web.HELP, _web.configure, _web.run),
     Command("phone", _phone.HELP, _phone.configure, _phone.run),
     Command("serve", _serve.HELP, _serve.configure, _serve.run),
     Command("replay", _replay.HELP, _replay.configure, _replay.run),
