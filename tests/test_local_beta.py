@@ -22,6 +22,7 @@ import pytest
 import trio
 import trio_websocket
 
+from _events import until
 from rtsession import audio, messages as m
 from rtsession.local import (
     LocalServer,
@@ -74,17 +75,6 @@ def tone(ms: int) -> bytes:
     """A 440 Hz tone at -12 dBFS: speech to the protocol-only VAD."""
     t = np.arange(ms * RATE // 1000) / RATE
     return audio.array_to_pcm16(0.25 * np.sin(2 * np.pi * 440 * t))
-
-
-async def until(session: Session, last: type[m.ServerMessage]) -> list[m.ServerMessage]:
-    """Every message up to and including the first ``last``."""
-    received: list[m.ServerMessage] = []
-    with trio.fail_after(TIMEOUT):
-        async for event in session:
-            received.append(event)
-            if isinstance(event, last):
-                return received
-    raise AssertionError(f"the session ended before {last.__name__}")
 
 
 async def say(session: Session, text: str) -> None:

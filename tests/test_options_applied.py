@@ -6,22 +6,12 @@ from __future__ import annotations
 
 import attrs
 import pytest
-import trio
 
+from _events import until
 from rtsession import EncodeError, messages as m
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
 from rtsession.providers import GeminiLive, OpenAIRealtime
 from rtsession.session import Session, open_session
-
-
-async def until(session: Session, last: type[m.ServerMessage]) -> list[m.ServerMessage]:
-    events: list[m.ServerMessage] = []
-    with trio.fail_after(10):
-        async for event in session:
-            events.append(event)
-            if isinstance(event, last):
-                return events
-    raise AssertionError(f"the stream ended before {last.__name__}: {events}")
 
 
 async def text_turn(session: Session, text: str) -> list[m.ServerMessage]:

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import trio
 
+from _events import until
 from _speech import tone
 from rtsession import EncodeError, messages as m
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
 from rtsession.providers import AzureOpenAIRealtime, GeminiLive, OpenAIRealtime, Provider
-from rtsession.session import Session, open_session
+from rtsession.session import open_session
 
 RATE = 24_000
 SDK_SCRIPT = Path(__file__).parent / "sdk_clients" / "openai_transcription.py"
@@ -50,16 +51,6 @@ PROVIDERS = [
     pytest.param(openai_beta, id="beta"),
     pytest.param(azure_preview, id="azure-preview"),
 ]
-
-
-async def until(session: Session, last: type[m.ServerMessage]) -> list[m.ServerMessage]:
-    events: list[m.ServerMessage] = []
-    with trio.fail_after(10):
-        async for event in session:
-            events.append(event)
-            if isinstance(event, last):
-                return events
-    raise AssertionError(f"the stream ended before {last.__name__}: {events}")
 
 
 def types(events: list[m.ServerMessage]) -> list[str]:
