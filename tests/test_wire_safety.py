@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+import trio
 
 from rtsession import messages as m
+from rtsession.session import open_session
+from rtsession.testing import FakeProvider
 from rtsession.wire.gemini import GeminiCodec
 from rtsession.wire.openai import OpenAICodec
 from rtsession.wire.openai_beta import OpenAIBetaCodec
@@ -60,3 +63,31 @@ def test_gemini_audio_that_is_not_base64_is_invalid(audio: str) -> None:
     frame = orjson.dumps({"serverContent": {"modelTurn": {"parts": [blob]}}})
     messages = codec.decode_server(frame)
     assert [type(x) for x in messages] == [m.InvalidServerMessage], messages
+
+
+@pytest.mark.parametrize(
+    ("output", "delta", "whole"),
+    [
+        (m.AudioFormat(type="audio/pcm", rate=24000), "AAAA", False),  # 3 bytes of PCM16
+        (m.AudioFormat(type="audio/pcm", rate=24000), "AAAAAA==", True),  # 4 bytes
+        (m.AudioFormat(type="audio/pcmu"), "AAAA", True),  # 3 one-byte samples
+    ],
+)
+async def test_server_audio_that_is_not_whole_samples_is_invalid(
+    output: m.AudioFormat, delta: str, whole: bool
+) -> None:
+    """The session knows the output format the codec does not: a PCM16 delta of an odd
+    number of bytes reaches the app as an InvalidServerMessage with its frame."""
+    fake = FakeProvider([m.SessionCreated(session=m.SessionOptions(output_audio_format=output))])
+    frame = openai_delta("response.output_audio.delta", delta)
+    async with open_session(fake, transport=fake) as session:
+        await session.receive_channel.receive()  # SessionCreated: the format in force
+        fake.send_frame_nowait(frame)
+        with trio.fail_after(5):
+            message = await session.receive_channel.receive()
+    if whole:
+        assert isinstance(message, m.ResponseOutputAudioDelta)
+    else:
+        assert isinstance(message, m.InvalidServerMessage)
+        assert message.frame == frame
+        assert message.reason == "response audio of 3 bytes is not whole 2-byte samples"

@@ -81,6 +81,11 @@ class AudioFormat:
         if rate is not None and self.type != "audio/pcm":
             raise ValueError(f"{self.type} has a fixed rate of 8000 Hz; leave rate unset")
 
+    @property
+    def sample_bytes(self) -> int:
+        """Bytes per sample: 2 for ``audio/pcm`` (16-bit), 1 for G.711."""
+        return 2 if self.type == "audio/pcm" else 1
+
 
 _OPTIONAL_FORMAT: Final = _optional(AudioFormat)
 

@@ -31,9 +31,12 @@ import trio
 
 from .._errors import ConnectError, RTSessionError, SessionClosedError
 from ..messages import (
+    AudioFormat,
     ClientMessage,
+    InvalidServerMessage,
     Reconnected,
     ReconnectReason,
+    ResponseOutputAudioDelta,
     ServerMessage,
     SessionCreated,
     SessionUpdate,
@@ -272,7 +275,7 @@ class ProviderEnd:
                     self._closed(leg, exc)
                     return
                 for decoded in leg.codec.decode_server(frame):
-                    message = ledger.server(leg, decoded)
+                    message = ledger.server(leg, _whole_samples(decoded, frame, state))
                     if message is None:
                         continue
                     if isinstance(message, SessionCreated | SessionUpdated | Reconnected):
@@ -466,6 +469,20 @@ class ProviderEnd:
         connection = self._connections.pop(leg.number, None)
         if connection is not None:
             self._nursery.start_soon(connection.aclose, name="rtsession drain")
+
+
+def _whole_samples(message: ServerMessage, frame: Frame, state: SessionState) -> ServerMessage:
+    """``message``, or an ``InvalidServerMessage`` for reply audio that is not whole samples
+    of the session's output format (which the codec does not know)."""
+    if not isinstance(message, ResponseOutputAudioDelta):
+        return message
+    width = (state.options.output_audio_format or AudioFormat()).sample_bytes
+    if len(message.delta) % width == 0:
+        return message
+    return InvalidServerMessage(
+        frame=frame,
+        reason=f"response audio of {len(message.delta)} bytes is not whole {width}-byte samples",
+    )
 
 
 _T = TypeVar("_T")
