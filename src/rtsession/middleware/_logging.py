@@ -9,6 +9,7 @@ from typing import Final, cast, final, get_args
 import attrs
 import orjson
 
+from .._redact import SECRET_KEYS
 from ..messages import (
     JSON,
     ClientMessage,
@@ -29,9 +30,7 @@ from ..session._stage import StageChannels, StageContext
 from ._stage_kit import observe
 from ._wirejson import (
     MAX_JSON_DEPTH,
-    SECRET_KEYS,
     Encoding,
-    Redactor,
     audio_fields,
     b64_size,
     get_path,
@@ -110,12 +109,11 @@ def _render(value: object) -> str:
 class _Describer:
     """Flattens a message into ``dotted.field=value`` pairs under the content rules."""
 
-    __slots__ = ("_context", "_include_content", "_redactor")
+    __slots__ = ("_context", "_include_content")
 
     def __init__(self, context: StageContext, include_content: bool) -> None:
         self._context = context
         self._include_content = include_content
-        self._redactor = Redactor()
 
     def fields(self, message: Message) -> dict[str, object]:
         out: dict[str, object] = {}
@@ -137,7 +135,7 @@ class _Describer:
             out[key] = value
         elif isinstance(value, str):
             if _is_metadata(name) or self._include_content:
-                out[key] = value
+                out[key] = self._context.redactor.text(value)  # a server may echo a key
             else:
                 out[key] = _Summary(f"<{len(value)} chars>")
         elif isinstance(value, bytes | bytearray):
@@ -171,7 +169,7 @@ class _Describer:
         base64 audio replaced by its size; JSON nested too deep to write, summarized."""
         if too_deep(value):
             return _Summary(f"<JSON nested over {MAX_JSON_DEPTH} levels>")
-        cleaned = self._redactor.json(value)
+        cleaned = self._context.redactor.json(value)
         for field in audio_fields(cleaned):
             size = b64_size(get_path(cleaned, field.path))
             set_path(cleaned, field.path, f"<{size} bytes of audio>")

@@ -20,16 +20,14 @@ import orjson
 import trio
 
 from .._errors import SessionClosedError
+from .._redact import Redactor, display_url
 from ..messages import JSON
 from ..transport import Connection, ConnectRequest, Transport
-from ..transport._base import _display_url
 from ._wirejson import (
     AudioFormats,
-    Redactor,
     audio_fields,
     b64_size,
     get_path,
-    request_secrets,
     set_path,
     shorten_b64,
     too_deep,
@@ -507,12 +505,12 @@ class RecordingTransport:
             raise
         nursery.start_soon(sink.run, name="rtsession recording writer")
         header = ConnectRecord(
-            url=_display_url(request.url),
+            url=display_url(request.url),
             headers=tuple(name for name, _ in request.headers),
             service=request.service,
             max_audio_ms=self._max_audio_ms,
             started_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
         )
         sink.put(header.to_json())
-        scrubber = _FrameScrubber(Redactor(request_secrets(request)), self._max_audio_ms)
+        scrubber = _FrameScrubber(request.redactor(), self._max_audio_ms)
         return _RecordingConnection(connection, sink, scrubber, trio.current_time())

@@ -10,10 +10,11 @@ from typing import Final, NoReturn, final
 import trio
 
 from .._errors import RTSessionError, SessionClosedError
+from .._redact import Redactor
 from ..messages import JSON
 from ..transport import Connection, ConnectRequest
 from ._recording import CloseRecord, FrameRecord, Recording, WireFrame
-from ._wirejson import Path, Redactor, audio_fields, get_path, request_secrets, set_path
+from ._wirejson import Path, audio_fields, get_path, set_path
 
 __all__ = ["ReplayMismatch", "ReplayTransport"]
 
@@ -370,7 +371,7 @@ class ReplayTransport:
         if self._connection is not None:
             raise RuntimeError("a ReplayTransport replays one connection; make one per session")
         matcher = _Matcher(
-            Redactor(request_secrets(request)),
+            request.redactor(),
             self._ignore,
             shortened=self._recording.connect.max_audio_ms is not None,
         )

@@ -1,4 +1,5 @@
-"""Wire-JSON helpers shared by logging and recording: secret redaction and audio fields.
+"""Wire-JSON helpers shared by logging and recording: audio fields and JSON paths (credentials
+are hidden by ``rtsession._redact``).
 
 Both work on decoded frames (the wire's JSON objects), not on messages, so they also cover
 what the vocabulary does not model (``RawClientMessage`` / ``RawServerMessage`` payloads).
@@ -7,121 +8,29 @@ what the vocabulary does not model (``RawClientMessage`` / ``RawServerMessage`` 
 from __future__ import annotations
 
 import binascii
-import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Final, Literal, TypeAlias, final
 
 import attrs
 
 from ..messages import JSON, AudioFormat
-from ..transport import ConnectRequest
 
 __all__ = [
     "PCM16_24K",
-    "REDACTED",
-    "SECRET_KEYS",
     "AudioField",
     "AudioFormats",
     "Encoding",
-    "Redactor",
     "audio_fields",
     "b64_size",
     "encoding",
     "get_path",
-    "request_secrets",
     "session_encoding",
     "set_path",
     "shorten_b64",
 ]
 
-REDACTED: Final = "<redacted>"
-
-SECRET_KEYS: Final = frozenset(
-    {
-        "authorization",
-        "api_key",
-        "apikey",
-        "api-key",
-        "x-api-key",
-        "x-goog-api-key",
-        "access_token",
-        "client_secret",
-        "password",
-        "secret",
-        "token",
-    }
-)
-"""Object keys (case-insensitive) whose values are credentials wherever they appear, e.g. an
-MCP tool's ``authorization`` in ``session.update``."""
-
-_HEADER_MAPS: Final = frozenset({"headers", "extra_headers"})
-"""Object keys whose values map header names to values (an MCP tool's ``headers``): every
-value is redacted."""
-
-_SECRET_QUERY_KEYS: Final = frozenset({"key", "api_key", "api-key", "access_token", "token"})
-_MIN_SECRET_LEN: Final = 8
-"""Shorter header values (``"1"``, ``"realtime=v1"``) are not credentials, and replacing them
-everywhere would mangle the frames."""
-
 Path: TypeAlias = tuple[str | int, ...]
 """Where a value sits in a JSON document: object keys and list indices from the root."""
-
-
-def request_secrets(request: ConnectRequest) -> tuple[str, ...]:
-    """The credentials a connect request carries: header values (and the token after
-    ``Bearer``) and the values of credential query parameters (``key=``, ``access_token=``)."""
-    secrets: list[str] = []
-    for _, value in request.headers:
-        secrets += [value, value.rpartition(" ")[2]]
-    query = urllib.parse.urlsplit(request.url).query
-    for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
-        if name.lower() in _SECRET_QUERY_KEYS:
-            secrets.append(value)
-    return tuple(secrets)
-
-
-@final
-class Redactor:
-    """Hides credentials in wire JSON and text: by key (``SECRET_KEYS``, header maps)
-    and by value (the literal secrets given, e.g. from ``request_secrets``).
-
-    Args:
-        secrets: literal strings to replace by ``"<redacted>"`` wherever they occur; strings
-            shorter than 8 characters are ignored.
-    """
-
-    __slots__ = ("_secrets",)
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        unique = {secret for secret in secrets if len(secret) >= _MIN_SECRET_LEN}
-        self._secrets = tuple(sorted(unique, key=len, reverse=True))
-
-    def text(self, text: str) -> str:
-        """``text`` with every literal secret replaced."""
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
-
-    def json(self, value: JSON) -> JSON:
-        """A copy of ``value`` with secret-keyed values, header-map values and literal secrets
-        replaced; ``null`` secrets stay ``null``."""
-        if isinstance(value, str):
-            return self.text(value)
-        if isinstance(value, list):
-            return [self.json(item) for item in value]
-        if not isinstance(value, dict):
-            return value
-        result: dict[str, JSON] = {}
-        for key, item in value.items():
-            lowered = key.lower()
-            if item is not None and lowered in SECRET_KEYS:
-                result[key] = REDACTED
-            elif isinstance(item, dict) and lowered in _HEADER_MAPS:
-                result[key] = dict.fromkeys(item, REDACTED)
-            else:
-                result[key] = self.json(item)
-        return result
 
 
 # --- audio -----------------------------------------------------------------------------------

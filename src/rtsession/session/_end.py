@@ -397,13 +397,15 @@ class ProviderEnd:
         while await attempts.next():
             with trio.move_on_after(RECONNECT_TIMEOUT):
                 try:
-                    return await self._transport.connect(
-                        self._nursery, self._provider.connect_request(self._state.options.kind)
-                    )
+                    request = self._provider.connect_request(self._state.options.kind)
+                    connection = await self._transport.connect(self._nursery, request)
                 except ConnectError as exc:
                     logger.warning("could not open a new connection: %s", exc)
                     attempts.failed(exc)
                     continue
+                else:
+                    self._state.redactor = request.redactor()  # a fresh token, maybe
+                    return connection
             logger.warning("could not open a new connection within %s s", RECONNECT_TIMEOUT)
             attempts.failed(no_connection())
         return None

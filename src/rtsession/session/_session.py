@@ -319,7 +319,9 @@ async def open_session(
     stages = tuple(middleware)
     initial = options if options is not None else SessionOptions()
     request = provider.connect_request(initial.kind)
-    state = SessionState(provider, initial, SessionMetadata.of(provider, request))
+    state = SessionState(
+        provider, initial, SessionMetadata.of(provider, request), request.redactor()
+    )
     codec = provider.make_codec()
     transport = transport or TrioWebsocketTransport()
     body_error: BaseException | None = None

@@ -8,6 +8,7 @@ import attrs
 import trio
 
 from .._public import NoPublicConstructor
+from .._redact import Redactor
 from ..messages import ClientMessage, ServerMessage, SessionOptions
 from ._state import CloseReason, SessionMetadata, SessionState
 
@@ -66,6 +67,12 @@ class StageContext(metaclass=NoPublicConstructor):
         """What the session dialled: provider name, model, server address and port (the
         OpenTelemetry ``server.address`` / ``server.port``)."""
         return self._state.metadata
+
+    @property
+    def redactor(self) -> Redactor:
+        """Hides the session's credentials in every form a server may echo them in: use it
+        on anything from the server a stage logs or stores (``Logging`` does)."""
+        return self._state.redactor
 
     @property
     def close_reason(self) -> CloseReason | None:

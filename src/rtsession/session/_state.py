@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, final
 import attrs
 
 from .._errors import ClosedBy, ConnectError, SessionClosedError
+from .._redact import Redactor
 from ..messages import SessionOptions
 from ..providers import Provider
 from ..transport import ConnectRequest
@@ -105,6 +106,7 @@ class SessionState:
     Attributes:
         provider: the provider the session is connected to.
         metadata: what the session dialled (provider name, model, server address and port).
+        redactor: hides the credentials of the current connection's request.
         options: the configuration in force, as last reported by ``SessionCreated`` /
             ``SessionUpdated`` (until then, what the app asked for).
         closed: why the session can no longer send, or ``None`` while it can.
@@ -120,14 +122,20 @@ class SessionState:
         "metadata",
         "options",
         "provider",
+        "redactor",
         "released_responses",
     )
 
     def __init__(
-        self, provider: Provider, options: SessionOptions, metadata: SessionMetadata
+        self,
+        provider: Provider,
+        options: SessionOptions,
+        metadata: SessionMetadata,
+        redactor: Redactor,
     ) -> None:
         self.provider = provider
         self.metadata = metadata
+        self.redactor = redactor
         self.options = options
         self.conversation = Conversation()
         self.closed: SessionClosedError | ConnectError | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ssl
-import urllib.parse
 from typing import Final, Protocol
 
 import attrs
 import trio
+
+from .._redact import Redactor, display_url
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -19,22 +20,6 @@ __all__ = [
 DEFAULT_MAX_MESSAGE_SIZE: Final = 16 * 2**20
 """16 MiB: room for the largest server events (e.g. ``conversation.item.retrieved`` carrying
 a minute of base64 input audio is ~3.8 MB) while bounding what one message can allocate."""
-
-# Query parameters that carry credentials in some services' URLs (e.g. Gemini Live's
-# ``access_token`` for ephemeral tokens); their values are hidden whenever a URL is shown.
-_SECRET_QUERY_KEYS: Final = frozenset({"key", "api_key", "api-key", "access_token", "token"})
-
-
-def _display_url(url: str) -> str:
-    """The URL without user info and with credential-bearing query values hidden."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    pairs = (pair.partition("=") for pair in parts.query.split("&") if pair)
-    query = "&".join(
-        f"{name}=<redacted>" if name.lower() in _SECRET_QUERY_KEYS else name + sep + value
-        for name, sep, value in pairs
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 @attrs.frozen(repr=False)
@@ -68,10 +53,15 @@ class ConnectRequest:
     def __repr__(self) -> str:
         headers = ", ".join(f"{name}: <redacted>" for name, _ in self.headers)
         return (
-            f"ConnectRequest(url={_display_url(self.url)!r}, headers=[{headers}], "
+            f"ConnectRequest(url={display_url(self.url)!r}, headers=[{headers}], "
             f"ssl_context={self.ssl_context!r}, max_message_size={self.max_message_size}, "
             f"service={self.service!r})"
         )
+
+    def redactor(self) -> Redactor:
+        """What hides this request's credentials (header values, credential query values) in
+        any text: errors, close reasons, log records, recordings."""
+        return Redactor.of(self.url, self.headers)
 
 
 class Connection(Protocol):

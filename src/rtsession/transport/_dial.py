@@ -4,22 +4,21 @@ rtsession errors without leaking credentials."""
 
 from __future__ import annotations
 
-import logging
 import math
 import ssl
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, final
+from typing import Final, final
 
 import attrs
 import trio
 
 from .._errors import ConnectError, RTSessionError, SessionClosedError
 from .._groups import collapse, reraise
-from ._base import _SECRET_QUERY_KEYS, Connection, ConnectRequest
+from .._redact import Redactor, registered
+from ._base import Connection, ConnectRequest
 
 __all__ = [
-    "ScrubbedLogger",
     "CLOSE_TIMEOUT",
     "ConnectionTask",
     "Target",
@@ -29,7 +28,6 @@ __all__ = [
     "parse_target",
     "rejection_error",
     "run_connection",
-    "scrub",
 ]
 
 CLOSE_TIMEOUT: Final = 1.0
@@ -89,43 +87,10 @@ def parse_target(request: ConnectRequest) -> Target:
     )
 
 
-def scrub(text: str, request: ConnectRequest) -> str:
-    """Remove the request's credentials from text that came from elsewhere: header values
-    (and a scheme's token, ``Bearer <token>``) and the values of credential query parameters
-    (``?key=``, ``?access_token=``, ...)."""
-    query = urllib.parse.urlsplit(request.url).query
-    secrets = [
-        value
-        for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
-        if name.lower() in _SECRET_QUERY_KEYS
-    ]
-    for _, value in request.headers:
-        secrets += (value, value.rpartition(" ")[2])
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, "<redacted>")
-    return text
-
-
-class ScrubbedLogger(logging.LoggerAdapter[logging.Logger]):
-    """A third-party library's logger for one connection, with the request's credentials
-    removed from every record (websockets logs the handshake, ``Authorization`` header and
-    URL included, at DEBUG)."""
-
-    def __init__(self, logger: logging.Logger, request: ConnectRequest) -> None:
-        super().__init__(logger, {})
-        self._request = request
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        if self.isEnabledFor(level):
-            text = str(msg) % args if args else str(msg)
-            self.logger.log(level, "%s", scrub(text, self._request), **kwargs)
-
-
 def rejection_error(status: int, body: bytes | bytearray, request: ConnectRequest) -> ConnectError:
     """The ConnectError for a handshake the server answered with an HTTP error status; the
     body is shown whitespace-folded, scrubbed and cut to 300 characters."""
-    text = scrub(" ".join(body.decode("utf-8", "replace").split()), request)
+    text = request.redactor().text(" ".join(body.decode("utf-8", "replace").split()))
     if len(text) > _BODY_LIMIT:
         text = text[:_BODY_LIMIT] + "..."
     return ConnectError(
@@ -180,21 +145,22 @@ def _library_failure(
     """The rtsession error for an exception from a WebSocket library.
 
     Before the handshake completed it is ``handshake_error``'s ConnectError, after it a
-    ``SessionClosedError`` with code 1006. The original is chained as the cause only when its
-    text holds no header value; a ``rejection`` (the library's HTTP-status error) is never
-    chained, its message already carries the scrubbed body.
+    ``SessionClosedError`` with code 1006. The original is chained as the cause, the chain
+    cut before the first exception whose text holds a credential (``Redactor.chain``); a
+    ``rejection`` (the library's HTTP-status error) is never chained, its message already
+    carries the scrubbed body.
     """
-    text = f"{exc!s} {exc!r}"
-    safe = scrub(text, request) == text
+    redactor = request.redactor()
     error: RTSessionError
     if started:
         error = SessionClosedError(
-            f"the WebSocket connection failed: {scrub(repr(exc), request)}", code=1006
+            f"the WebSocket connection failed: {redactor.text(repr(exc))}", code=1006
         )
     else:
         error = handshake_error(exc, target, request)
-        safe = safe and not isinstance(exc, rejection)
-    error.__cause__ = exc if safe else None
+    if not isinstance(exc, rejection):
+        error.__cause__ = exc
+        redactor.chain(error)
     return error
 
 
@@ -227,6 +193,8 @@ class ConnectionTask:
     resuming (trio's ``checkpoint_if_cancelled`` asserts on that).
 
     Attributes:
+        redactor: hides the request's credentials in what the server sends back (close
+            reasons).
         scope: the library's tasks' cancel scope.
         closing: our close handshake has begun; a library failure after it is ignored.
         failure: why the connection failed after the handshake (a library error, or the
@@ -241,10 +209,12 @@ class ConnectionTask:
         "closing",
         "failure",
         "nursery",
+        "redactor",
         "scope",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
         self.scope = trio.CancelScope(shield=True)
         self.closing = False
         self.failure: SessionClosedError | None = None
@@ -312,11 +282,29 @@ async def run_connection(
     reports the connection, then waits for those tasks to end. The stream is closed at the
     end. A library failure after the handshake is not raised here: it closes the
     connection, and ``send`` / ``receive`` raise it as a ``SessionClosedError`` (code 1006).
+    While it runs, the WebSocket libraries' log records are scrubbed of the request's
+    credentials.
 
     Raises:
         ConnectError: the handshake failed.
     """
-    task = ConnectionTask()
+    redactor = request.redactor()
+    with registered(redactor):
+        await _run_connection(
+            stream, target, request, handshake, handshake_error, rejection, task_status
+        )
+
+
+async def _run_connection(
+    stream: trio.abc.Stream,
+    target: Target,
+    request: ConnectRequest,
+    handshake: Callable[[trio.Nursery, ConnectionTask], Awaitable[Connection]],
+    handshake_error: HandshakeError,
+    rejection: type[BaseException],
+    task_status: trio.TaskStatus[Connection],
+) -> None:
+    task = ConnectionTask(request.redactor())
     failure: BaseException | None = None
     started = False
     try:

@@ -10,6 +10,7 @@ import trio
 import trio_websocket
 
 from .._errors import ConnectError, SessionClosedError
+from .._redact import Redactor
 from ._base import Connection, ConnectRequest
 from ._dial import (
     CLOSE_TIMEOUT,
@@ -21,7 +22,6 @@ from ._dial import (
     parse_target,
     rejection_error,
     run_connection,
-    scrub,
 )
 
 __all__ = ["TrioWebsocketTransport"]
@@ -31,10 +31,12 @@ _RECEIVE_BUFFER_SIZE: Final = 65536
 audio delta takes one read, not several (``docs/benchmarks/METHOD.md``)."""
 
 
-def _closed_error(reason: trio_websocket.CloseReason | None) -> SessionClosedError:
+def _closed_error(
+    reason: trio_websocket.CloseReason | None, redactor: Redactor
+) -> SessionClosedError:
     if reason is None:
         return SessionClosedError("the WebSocket connection is closed")
-    text = reason.reason or ""
+    text = redactor.text(reason.reason or "")
     detail = f" ({text})" if text else ""
     return SessionClosedError(
         f"the WebSocket connection is closed: {reason.code} {reason.name}{detail}",
@@ -94,7 +96,7 @@ class _TrioWebsocketConnection:
         self._task = task
 
     def _error(self, exc: trio_websocket.ConnectionClosed) -> SessionClosedError:
-        return self._task.failure or _closed_error(exc.reason)
+        return self._task.failure or _closed_error(exc.reason, self._task.redactor)
 
     async def send(self, frame: str | bytes) -> None:
         try:
@@ -148,7 +150,7 @@ def _handshake_error(exc: BaseException, target: Target, request: ConnectRequest
         return rejection_error(exc.status_code, exc.body or b"", request)
     return ConnectError(
         f"the WebSocket handshake with {request.service} at {target.address} failed: "
-        + scrub(str(exc) or type(exc).__name__, request)
+        + request.redactor().text(str(exc) or type(exc).__name__)
     )
 
 

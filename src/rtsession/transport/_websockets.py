@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Final, final
 
 import trio
 
 from .._errors import ConnectError, SessionClosedError
+from .._redact import Redactor
 from ._base import Connection, ConnectRequest
 from ._dial import (
     CLOSE_TIMEOUT,
     ConnectionTask,
-    ScrubbedLogger,
     Target,
     check_keepalive,
     keepalive_error,
@@ -20,7 +19,6 @@ from ._dial import (
     parse_target,
     rejection_error,
     run_connection,
-    scrub,
 )
 
 if TYPE_CHECKING:
@@ -55,7 +53,7 @@ def _close_name(code: int) -> str:
         return "PRIVATE_RESERVED" if 4000 <= code < 5000 else "UNKNOWN"
 
 
-def _closed_error(exc: ConnectionClosed) -> SessionClosedError:
+def _closed_error(exc: ConnectionClosed, redactor: Redactor) -> SessionClosedError:
     """The error for a closed connection: the close frame of whoever closed first (like
     trio-websocket's ``CloseReason``), or 1006 when the connection ended without one."""
     rcvd, sent = exc.rcvd, exc.sent
@@ -66,11 +64,12 @@ def _closed_error(exc: ConnectionClosed) -> SessionClosedError:
         )
     if close is sent and close.code == 1011 and close.reason == "keepalive ping timeout":
         return keepalive_error()
-    detail = f" ({close.reason})" if close.reason else ""
+    reason = redactor.text(close.reason)
+    detail = f" ({reason})" if reason else ""
     return SessionClosedError(
         f"the WebSocket connection is closed: {close.code} {_close_name(close.code)}{detail}",
         code=close.code,
-        reason=close.reason,
+        reason=reason,
         closed_by="server" if close is rcvd else "client",
     )
 
@@ -93,7 +92,8 @@ class _WebsocketsConnection:
         return _closed_error(
             ConnectionClosed(
                 protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent
-            )
+            ),
+            self._task.redactor,
         )
 
     async def send(self, frame: str | bytes) -> None:
@@ -106,7 +106,7 @@ class _WebsocketsConnection:
             await self._ws.send(frame)
         except ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise self._task.failure or _closed_error(exc) from None
+            raise self._task.failure or _closed_error(exc, self._task.redactor) from None
 
     async def receive(self) -> str | bytes:
         from websockets.exceptions import ConnectionClosed
@@ -118,7 +118,7 @@ class _WebsocketsConnection:
             return await self._ws.recv()
         except ConnectionClosed as exc:
             await trio.lowlevel.cancel_shielded_checkpoint()
-            raise self._task.failure or _closed_error(exc) from None
+            raise self._task.failure or _closed_error(exc, self._task.redactor) from None
 
     async def aclose(self) -> None:
         self._closed = True
@@ -145,7 +145,7 @@ def _handshake_error(exc: BaseException, target: Target, request: ConnectRequest
     detail = str(exc) or type(exc).__name__
     if exc.__cause__ is not None:
         detail += f" ({exc.__cause__})"
-    return ConnectError(prefix + scrub(detail, request))
+    return ConnectError(prefix + request.redactor().text(detail))
 
 
 @final
@@ -220,7 +220,6 @@ class WebsocketsTrioTransport:
             protocol = ClientProtocol(
                 uri,
                 max_size=request.max_message_size,
-                logger=ScrubbedLogger(logging.getLogger("websockets.client"), request),
             )
             ws = ClientConnection(
                 nursery,
