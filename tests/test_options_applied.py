@@ -62,10 +62,11 @@ async def test_on_openai_a_refused_update_changes_nothing() -> None:
     ):
         await until(session, m.SessionCreated)
         before = session.options
-        await session.update(m.SessionOptions(output_speed=3.0))
+        pcm16k = m.AudioFormat(type="audio/pcm", rate=16_000)  # GA takes 24 kHz only
+        await session.update(m.SessionOptions(input_audio_format=pcm16k))
         error = (await until(session, m.Error))[-1]
         assert isinstance(error, m.Error)
-        assert error.param == "session.audio.output.speed"
+        assert error.param == "session.audio.input.format.rate"
         assert session.options == before
         await session.update(m.SessionOptions(output_speed=1.25))
         await until(session, m.SessionUpdated)

@@ -20,6 +20,7 @@ from ._base import (
     RawServerMessage as RawServerMessage,
     ServerMessage as ServerMessage,
 )
+from ._check import Bound as Bound, check_bounds as check_bounds, check_message as check_message
 from ._client import (
     ConversationItemCreate as ConversationItemCreate,
     ConversationItemDelete as ConversationItemDelete,
@@ -143,6 +144,7 @@ __all__ = [
     "DISABLED",
     "JSON",
     "AudioFormat",
+    "Bound",
     "ClientMessage",
     "ContentPart",
     "ContextWindowCompression",
@@ -259,6 +261,8 @@ __all__ = [
     "TurnDetection",
     "Usage",
     "UsageMetadata",
+    "check_bounds",
+    "check_message",
     "merge_options",
 ]
 

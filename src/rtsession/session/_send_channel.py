@@ -9,8 +9,7 @@ from typing import final
 import trio
 
 from .._errors import EncodeError
-from ..audio import SAMPLE_WIDTH
-from ..messages import ClientMessage, InputAudioBufferAppend
+from ..messages import AudioFormat, ClientMessage, InputAudioBufferAppend, check_message
 from ..wire import Codec
 from ._state import SessionState
 
@@ -45,12 +44,13 @@ class SendHub:
             raise self._state.closed_error()
         if not isinstance(message, ClientMessage):
             raise TypeError(f"expected a ClientMessage, got {type(message).__name__}")
-        if isinstance(message, InputAudioBufferAppend) and len(message.audio) % SAMPLE_WIDTH:
-            fmt = self._state.options.input_audio_format
-            if fmt is None or fmt.type == "audio/pcm":
+        check_message(message)
+        if isinstance(message, InputAudioBufferAppend):
+            width = (self._state.options.input_audio_format or AudioFormat()).sample_bytes
+            if len(message.audio) % width:
                 raise EncodeError(
                     f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: PCM16 "
-                    f"audio (the session's input format) is whole {SAMPLE_WIDTH}-byte samples"
+                    f"audio (the session's input format) is whole {width}-byte samples"
                 )
         if type(message) not in self._served:
             self._codec.check_client(message)

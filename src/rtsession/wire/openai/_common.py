@@ -35,7 +35,9 @@ from .._json import (
 )
 
 __all__ = [
+    "BOUNDS",
     "ITEM_TAGS",
+    "MAX_APPEND_BYTES",
     "PART_TAGS",
     "TOOL_TAGS",
     "ConversationMode",
@@ -819,6 +821,29 @@ def _unstructure_status_details(details: m.ResponseStatusDetails) -> Payload:
 # --- the codec ---------------------------------------------------------------------------------
 
 
+MAX_APPEND_BYTES: Final = 15 * 2**20
+"""The largest ``input_audio_buffer.append`` the service takes (its API reference: up to
+15 MiB of audio per event)."""
+
+BOUNDS: Final = {
+    (bound.owner, bound.field): bound
+    for bound in (
+        m.Bound(m.SessionOptions, "output_speed", 0.25, 1.5),
+        m.Bound(m.SessionOptions, "max_output_tokens", 1, 4096),
+        m.Bound(m.ResponseCreate, "max_output_tokens", 1, 4096),
+        m.Bound(m.ServerVad, "threshold", 0.0, 1.0),
+        m.Bound(m.ServerVad, "prefix_padding_ms", 0, unit="ms"),
+        m.Bound(m.ServerVad, "silence_duration_ms", 0, unit="ms"),
+        m.Bound(m.ServerVad, "idle_timeout_ms", 0, unit="ms"),
+        m.Bound(m.OpenAISessionOptions, "temperature", 0.6, 1.2),
+        m.Bound(m.ConversationItemTruncate, "content_index", 0),
+        m.Bound(m.ConversationItemTruncate, "audio_end_ms", 0, unit="ms"),
+    )
+}
+"""The numeric ranges the OpenAI Realtime API reference documents, for both dialects and
+Azure (``rtsession.local`` answers values outside them with the service's ``error``)."""
+
+
 class OpenAICodecBase:
     """The four directions of an OpenAI Realtime dialect; a subclass names its ``Wire``.
 
@@ -830,8 +855,15 @@ class OpenAICodecBase:
     server_types: ClassVar[frozenset[type[m.ServerMessage]]]
 
     def check_client(self, message: m.ClientMessage) -> None:
-        """Raise ``EncodeError`` if ``message`` cannot be encoded (the codec is
-        stateless, so checking is encoding and discarding the frame: about 1 us)."""
+        """Raise ``EncodeError`` if ``message`` cannot be encoded, or holds a value outside
+        the ranges the service documents (``BOUNDS``, ``MAX_APPEND_BYTES``). The codec is
+        stateless, so checking is encoding and discarding the frame (about 1 us)."""
+        if isinstance(message, m.InputAudioBufferAppend) and len(message.audio) > MAX_APPEND_BYTES:
+            raise EncodeError(
+                f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: OpenAI takes "
+                f"at most {MAX_APPEND_BYTES} (15 MiB) per append; send it in smaller pieces"
+            )
+        m.check_bounds(message, BOUNDS)
         self.encode_client(message)
 
     def encode_client(self, message: m.ClientMessage) -> list[Frame]:
