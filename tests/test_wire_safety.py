@@ -4,6 +4,8 @@ never as silently wrong audio (a lenient decoder made ``"!!!!"`` empty audio and
 
 from __future__ import annotations
 
+import tracemalloc
+
 import orjson
 import pytest
 import trio
@@ -91,3 +93,30 @@ async def test_server_audio_that_is_not_whole_samples_is_invalid(
         assert isinstance(message, m.InvalidServerMessage)
         assert message.frame == frame
         assert message.reason == "response audio of 3 bytes is not whole 2-byte samples"
+
+
+@pytest.mark.parametrize(
+    ("codec", "options"),
+    [
+        (OpenAICodec, None),
+        (GeminiCodec, m.SessionOptions(model="m", input_audio_format=m.AudioFormat(rate=16000))),
+    ],
+)
+def test_a_large_append_is_encoded_within_three_times_its_size(
+    codec: type, options: m.SessionOptions | None
+) -> None:
+    """A JSON serializer grows its buffer to many times a multi-MB string (20x the audio
+    was measured); the append frame is written around the base64 instead."""
+    encoder = codec()
+    if options is not None:
+        encoder.encode_client(m.SessionUpdate(session=options))
+    audio = bytes(range(256)) * (8 * 2**20 // 256)  # 8 MiB
+    message = m.InputAudioBufferAppend(audio=audio, message_id="e1")
+    tracemalloc.start()
+    try:
+        (frame,) = encoder.encode_client(message)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * len(audio)
+    assert len(frame) > len(audio) * 4 // 3

@@ -18,6 +18,7 @@ from ..messages import JSON, InvalidServerMessage, Message
 __all__ = [
     "b64decode",
     "b64encode",
+    "blob_frame",
     "decode_error",
     "dumps",
     "invalid_frame",
@@ -33,6 +34,14 @@ M = TypeVar("M", bound=Message)
 def b64encode(data: bytes) -> str:
     """Standard base64 with padding (RFC 4648 section 4), as both providers expect."""
     return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def blob_frame(head: bytes, data: bytes, tail: bytes) -> str:
+    """A text frame that is ``head``, ``data`` in base64, then ``tail`` (``head`` and
+    ``tail`` being the JSON around one string value). For audio appends: base64 needs no JSON
+    escaping, and a JSON serializer's buffer growth costs many times a multi-MB string
+    (orjson peaks at about 12x), where this peaks under 3x ``data``."""
+    return (head + binascii.b2a_base64(data, newline=False) + tail).decode()
 
 
 def b64decode(text: str) -> bytes:

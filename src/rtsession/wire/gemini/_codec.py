@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, TypeAlias
 
 import attrs
 
@@ -10,7 +10,7 @@ from ... import messages as m
 from ..._errors import DecodeError, EncodeError
 from ...audio import Resampler
 from .._codec import Frame
-from .._json import b64encode, dumps, invalid_frame, loads_object
+from .._json import blob_frame, dumps, invalid_frame, loads_object
 from ._content import (
     function_response,
     item_from_turn,
@@ -65,9 +65,21 @@ _AUDIO_STREAM_END: Final[Payload] = {"realtimeInput": {"audioStreamEnd": True}}
 _TURN_COMPLETE: Final[Payload] = {"clientContent": {"turnComplete": True}}
 
 
-def _audio(pcm: bytes) -> Payload:
-    blob = {"data": b64encode(pcm), "mimeType": f"audio/pcm;rate={INPUT_RATE}"}
-    return {"realtimeInput": {"audio": blob}}
+_AUDIO_TAIL: Final = f'","mimeType":"audio/pcm;rate={INPUT_RATE}"}}}}}}'.encode()
+
+
+Out: TypeAlias = Payload | str
+"""What the encoder makes of a client message: payloads to serialize, and frames written
+already (audio)."""
+
+
+def _frame(out: Out) -> str:
+    return out if isinstance(out, str) else dumps(out)
+
+
+def _audio(pcm: bytes) -> str:
+    """``realtimeInput.audio`` at 16 kHz, written around the audio (``blob_frame``)."""
+    return blob_frame(b'{"realtimeInput":{"audio":{"data":"', pcm, _AUDIO_TAIL)
 
 
 class GeminiCodec:
@@ -180,7 +192,7 @@ class GeminiCodec:
             EncodeError: Gemini Live cannot carry the message or one of its settings (the
                 message says what and why).
         """
-        return [dumps(p) for p in self._encode_client(message, apply=True)]
+        return [_frame(out) for out in self._encode_client(message, apply=True)]
 
     def check_client(self, message: m.ClientMessage) -> None:
         """Raise what ``encode_client`` would raise for ``message``, without changing
@@ -191,10 +203,10 @@ class GeminiCodec:
         Raises:
             EncodeError: Gemini Live cannot carry the message.
         """
-        for payload in self._encode_client(message, apply=False):
-            dumps(payload)
+        for out in self._encode_client(message, apply=False):
+            _frame(out)
 
-    def _encode_client(self, message: m.ClientMessage, *, apply: bool) -> list[Payload]:
+    def _encode_client(self, message: m.ClientMessage, *, apply: bool) -> list[Out]:
         if isinstance(message, m.RawClientMessage):
             return [message.payload]
         if isinstance(message, m.SessionUpdate):
@@ -210,14 +222,14 @@ class GeminiCodec:
         reason = _NOT_CARRIED.get(type(message), "it is not a client message")
         raise EncodeError(f"Gemini Live cannot carry {type(message).__name__}: {reason}")
 
-    def _session_update(self, options: m.SessionOptions, apply: bool) -> list[Payload]:
+    def _session_update(self, options: m.SessionOptions, apply: bool) -> list[Out]:
         in_force = self._options
         if in_force is None and not apply:
             in_force = self._checked_setup
         if in_force is None:
             if options.model is None and self._model is not None:
                 options = attrs.evolve(options, model=self._model)
-            frames = [{"setup": setup_from_options(options)}]
+            frames: list[Out] = [{"setup": setup_from_options(options)}]
             merged = options
             if not apply:
                 self._checked_setup = options
@@ -236,8 +248,8 @@ class GeminiCodec:
     def _app_rate(self) -> int:
         return (None if self._options is None else input_rate(self._options)) or INPUT_RATE
 
-    def _append(self, audio: bytes) -> list[Payload]:
-        frames: list[Payload] = []
+    def _append(self, audio: bytes) -> list[Out]:
+        frames: list[Out] = []
         if self._push_to_talk and not self._activity_open:
             self._activity_open = True
             frames.append(_ACTIVITY_START)
@@ -245,16 +257,16 @@ class GeminiCodec:
         pcm = self._resampler.process(audio)
         return [*frames, _audio(pcm)] if pcm else frames
 
-    def _commit(self) -> list[Payload]:
+    def _commit(self) -> list[Out]:
         tail = self._resampler.flush()
-        frames = [_audio(tail)] if tail else []
+        frames: list[Out] = [_audio(tail)] if tail else []
         if self._push_to_talk and not self._activity_open:
             return frames
         self._activity_open = False
         self._expecting = self._synthesizer.responses_opened
         return [*frames, _ACTIVITY_END if self._push_to_talk else _AUDIO_STREAM_END]
 
-    def _item_create(self, message: m.ConversationItemCreate, apply: bool) -> list[Payload]:
+    def _item_create(self, message: m.ConversationItemCreate, apply: bool) -> list[Out]:
         if message.previous_item_id is not None:
             raise EncodeError("Gemini Live appends to the conversation only (previous_item_id)")
         item = message.item
@@ -271,7 +283,7 @@ class GeminiCodec:
             "(only user and assistant messages and function call outputs)"
         )
 
-    def _response_create(self, message: m.ResponseCreate, apply: bool) -> list[Payload]:
+    def _response_create(self, message: m.ResponseCreate, apply: bool) -> list[Out]:
         overrides = [
             f.name
             for f in attrs.fields(m.ResponseCreate)
