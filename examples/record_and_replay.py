@@ -14,8 +14,8 @@ import trio
 import rtsession
 from rtsession import messages as m
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.middleware import RecordingTransport, ReplayTransport
-from rtsession.transport import TrioWebsocketTransport
+from rtsession.testing import ReplayTransport
+from rtsession.transport import RecordingTransport, TrioWebsocketTransport
 
 OPTIONS = m.SessionOptions(output_modalities=("text",))
 

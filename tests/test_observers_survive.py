@@ -19,9 +19,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rtsession import messages as m
-from rtsession.middleware import Logging, OpenTelemetry, RecordingTransport
+from rtsession.middleware import Logging, OpenTelemetry
 from rtsession.session import open_session
 from rtsession.testing import AppInbox, FakeProvider
+from rtsession.transport import RecordingTransport
 from rtsession.wire import Codec
 from rtsession.wire.gemini import GeminiCodec
 from rtsession.wire.openai import OpenAICodec

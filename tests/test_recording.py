@@ -18,10 +18,10 @@ from _servers import RealtimeServer, closed_port, serve_realtime
 from rtsession import ConnectError, SessionClosedError, messages as m
 from rtsession.cli import main
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.middleware import RecordingTransport, ReplayMismatch, ReplayTransport
 from rtsession.providers import OpenAIRealtime
 from rtsession.session import Session, open_session
-from rtsession.transport import TrioWebsocketTransport
+from rtsession.testing import ReplayMismatch, ReplayTransport
+from rtsession.transport import RecordingTransport, TrioWebsocketTransport
 
 KEY = "sk-recording-secret-0123456789"
 MCP_TOKEN = "mcp-bearer-token-abcdefgh"

@@ -18,7 +18,7 @@ import trio_websocket
 from _servers import HOST, RealtimeServer, serve_raw, serve_realtime
 from rtsession import ConnectError, SessionClosedError, messages as m
 from rtsession._redact import Redactor
-from rtsession.middleware import Logging, RecordingTransport
+from rtsession.middleware import Logging
 from rtsession.providers import (
     AzureOpenAIRealtime,
     GeminiLive,
@@ -27,7 +27,12 @@ from rtsession.providers import (
     VertexGeminiLive,
 )
 from rtsession.session import open_session
-from rtsession.transport import Transport, TrioWebsocketTransport, WebsocketsTrioTransport
+from rtsession.transport import (
+    RecordingTransport,
+    Transport,
+    TrioWebsocketTransport,
+    WebsocketsTrioTransport,
+)
 
 KEY = "sk-test/SECRET+key=0123456789abcdef"  # a '/', a '+' and a '=' to escape
 FORMS = {

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Final, TextIO
 
 from ..messages import JSON
-from ..middleware._recording import CloseRecord, FrameRecord, Recording
+from ..transport._recording import CloseRecord, FrameRecord, Recording
 
 __all__ = ["HELP", "configure", "format_timeline", "run"]
 
@@ -23,7 +23,7 @@ _EVENT_WIDTH: Final = 44
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``replay`` arguments."""
     parser.add_argument(
-        "file", help="a recording written by rtsession.middleware.RecordingTransport"
+        "file", help="a recording written by rtsession.transport.RecordingTransport"
     )
 
 

@@ -5,9 +5,9 @@
 - ``ResponseGate`` keeps one response in progress at a time.
 - ``BargeIn`` silences a reply the user talks over and truncates it at what was heard
   (``docs/voice-agent.md``).
-- ``Logging`` and ``OpenTelemetry`` observe every message (``docs/observability.md``);
-  ``RecordingTransport`` / ``ReplayTransport`` record a connection's frames and
-  play them back in tests (``docs/recording.md``).
+- ``Logging`` and ``OpenTelemetry`` observe every message (``docs/observability.md``).
+  Recording a connection is a transport's job (``rtsession.transport.RecordingTransport``),
+  replaying it a test's (``rtsession.testing.ReplayTransport``).
 - ``observe`` turns plain callbacks into an observing stage; ``Relay`` and
   ``run_relay`` are the base for stages that forward what they do not consume.
 
@@ -25,8 +25,6 @@ from ._function_invocation import FunctionInvocation as FunctionInvocation
 from ._gate import ResponseGate as ResponseGate
 from ._logging import Logging as Logging
 from ._otel import OpenTelemetry as OpenTelemetry
-from ._recording import RecordingTransport as RecordingTransport
-from ._replay import ReplayMismatch as ReplayMismatch, ReplayTransport as ReplayTransport
 from ._stage_kit import (
     Link as Link,
     Relay as Relay,
@@ -51,10 +49,7 @@ __all__ = [
     "Link",
     "Logging",
     "OpenTelemetry",
-    "RecordingTransport",
     "Relay",
-    "ReplayMismatch",
-    "ReplayTransport",
     "ResponseGate",
     "Stage",
     "StageChannels",

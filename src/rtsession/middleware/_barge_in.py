@@ -26,8 +26,8 @@ from ..messages import (
     ServerVad,
 )
 from ..session._stage import StageChannels, StageContext
+from ..wire._frames import session_encoding
 from ._stage_kit import Link, Relay, run_relay
-from ._wirejson import session_encoding
 
 __all__ = ["BargeIn"]
 

@@ -27,8 +27,7 @@ from ..messages import (
     Tool,
 )
 from ..session._stage import StageChannels, StageContext
-from ._stage_kit import observe
-from ._wirejson import (
+from ..wire._frames import (
     MAX_JSON_DEPTH,
     Encoding,
     audio_fields,
@@ -38,6 +37,7 @@ from ._wirejson import (
     set_path,
     too_deep,
 )
+from ._stage_kit import observe
 
 __all__ = ["LOGGER_NAME", "Logging"]
 

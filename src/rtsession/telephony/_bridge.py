@@ -19,9 +19,9 @@ from .._errors import EncodeError, RTSessionError
 from .._groups import collapse, reraise
 from ..audio import G711_RATE, PlaybackTracker, Resampler, pcm16_to_ulaw, ulaw_to_pcm16
 from ..middleware import BargeIn, Stage
-from ..middleware._wirejson import session_encoding
 from ..providers import Provider
 from ..session import Session, open_session
+from ..wire._frames import session_encoding
 from ._twilio import (
     Dtmf,
     Mark,

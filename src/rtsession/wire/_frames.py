@@ -1,8 +1,12 @@
-"""Wire-JSON helpers shared by logging and recording: audio fields and JSON paths (credentials
-are hidden by ``rtsession._redact``).
+"""Where each wire format puts audio, and how audio bytes turn into durations: the wire facts
+that logging, barge-in, the telephony bridge, recording and replay need (credentials are
+hidden by ``rtsession._redact``).
 
-Both work on decoded frames (the wire's JSON objects), not on messages, so they also cover
-what the vocabulary does not model (``RawClientMessage`` / ``RawServerMessage`` payloads).
+Recording and replay work on decoded frames (the wire's JSON objects), not on messages, so they
+also cover what the vocabulary does not model (``RawClientMessage`` / ``RawServerMessage``
+payloads). ``tests/test_wire_frames.py`` checks ``audio_fields`` against the codecs: every
+message they encode with audio, in both directions and every dialect, has exactly that audio
+where it looks.
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ import trio
 from .._errors import SessionClosedError
 from .._redact import Redactor, display_url
 from ..messages import JSON
-from ..transport import Connection, ConnectRequest, Transport
-from ._wirejson import (
+from ..wire._frames import (
     AudioFormats,
     audio_fields,
     b64_size,
@@ -32,6 +31,7 @@ from ._wirejson import (
     shorten_b64,
     too_deep,
 )
+from ._base import Connection, ConnectRequest, Transport
 
 __all__ = [
     "FORMAT_VERSION",

@@ -13,8 +13,8 @@ from .._errors import RTSessionError, SessionClosedError
 from .._redact import Redactor
 from ..messages import JSON
 from ..transport import Connection, ConnectRequest
-from ._recording import CloseRecord, FrameRecord, Recording, WireFrame
-from ._wirejson import Path, audio_fields, get_path, set_path
+from ..transport._recording import CloseRecord, FrameRecord, Recording, WireFrame
+from ..wire._frames import Path, audio_fields, get_path, set_path
 
 __all__ = ["ReplayMismatch", "ReplayTransport"]
 
