@@ -19,10 +19,10 @@ from ._common import (
     TOOL_TAGS,
     ConversationMode,
     Dialect,
+    LazyWire,
     MaxTokens,
     OpenAICodecBase,
     Vad,
-    Wire,
     field,
     leaf,
     register_type_hooks,
@@ -206,8 +206,6 @@ GA = Dialect(
 """The GA dialect. ``SessionOptions.openai.temperature`` has no place in it (GA removed
 ``temperature``), so encoding a session that sets it raises ``EncodeError``."""
 
-_WIRE = Wire(GA)
-
 
 class OpenAICodec(OpenAICodecBase):
     """The OpenAI Realtime GA wire format, in all four directions.
@@ -225,6 +223,6 @@ class OpenAICodec(OpenAICodecBase):
     Stateless; one instance per connection is the convention all codecs follow.
     """
 
-    _wire: ClassVar[Wire] = _WIRE
-    client_types: ClassVar[frozenset[type[m.ClientMessage]]] = _WIRE.client_types
-    server_types: ClassVar[frozenset[type[m.ServerMessage]]] = _WIRE.server_types
+    _wire: ClassVar[LazyWire] = LazyWire(GA)
+    client_types: ClassVar[frozenset[type[m.ClientMessage]]] = frozenset(GA.client_events.values())
+    server_types: ClassVar[frozenset[type[m.ServerMessage]]] = frozenset(GA.server_events.values())

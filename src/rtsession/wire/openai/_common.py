@@ -17,7 +17,7 @@ absent, unknown keys are ignored); encoding emits the dialect's own names and ra
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Final, Literal, TypeAlias, get_args, get_origin
+from typing import Any, ClassVar, Final, Literal, TypeAlias, final, get_args, get_origin
 
 import attrs
 import cattrs
@@ -43,6 +43,7 @@ __all__ = [
     "TOOL_TAGS",
     "ConversationMode",
     "Dialect",
+    "LazyWire",
     "MaxTokens",
     "OpenAICodecBase",
     "PCM_RATE",
@@ -863,13 +864,33 @@ BOUNDS: Final = {
 Azure (``rtsession.local`` answers values outside them with the service's ``error``)."""
 
 
+@final
+class LazyWire:
+    """A codec class's ``Wire``, built the first time a codec of the class is used: its
+    cattrs converter takes tens of milliseconds to build, which ``import rtsession`` should
+    not pay for a dialect the program never speaks."""
+
+    __slots__ = ("_built", "dialect")
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._built: Wire | None = None
+
+    def __get__(self, instance: object, owner: type | None = None) -> Wire:
+        built = self._built
+        if built is None:
+            built = self._built = Wire(self.dialect)
+        return built
+
+
 class OpenAICodecBase:
-    """The four directions of an OpenAI Realtime dialect; a subclass names its ``Wire``.
+    """The four directions of an OpenAI Realtime dialect; a subclass names its ``Wire``
+    (a ``LazyWire``).
 
     Stateless; one instance per connection is the convention all codecs follow.
     """
 
-    _wire: ClassVar[Wire]
+    _wire: ClassVar[LazyWire]
     client_types: ClassVar[frozenset[type[m.ClientMessage]]]
     server_types: ClassVar[frozenset[type[m.ServerMessage]]]
 

@@ -22,10 +22,10 @@ from ..openai._common import (
     PCM_RATE,
     ConversationMode,
     Dialect,
+    LazyWire,
     MaxTokens,
     OpenAICodecBase,
     Vad,
-    Wire,
     field,
     register_type_hooks,
     translate_param,
@@ -207,8 +207,6 @@ BETA = Dialect(
 )
 """The beta dialect (section 1h)."""
 
-_WIRE = Wire(BETA)
-
 
 class OpenAIBetaCodec(OpenAICodecBase):
     """The OpenAI Realtime beta (preview) wire format, in all four directions.
@@ -245,9 +243,13 @@ class OpenAIBetaCodec(OpenAICodecBase):
     Stateless; one instance per connection is the convention all codecs follow.
     """
 
-    _wire: ClassVar[Wire] = _WIRE
-    client_types: ClassVar[frozenset[type[m.ClientMessage]]] = _WIRE.client_types
-    server_types: ClassVar[frozenset[type[m.ServerMessage]]] = _WIRE.server_types
+    _wire: ClassVar[LazyWire] = LazyWire(BETA)
+    client_types: ClassVar[frozenset[type[m.ClientMessage]]] = frozenset(
+        BETA.client_events.values()
+    )
+    server_types: ClassVar[frozenset[type[m.ServerMessage]]] = frozenset(
+        BETA.server_events.values()
+    )
 
 
 def beta_param(param: str) -> str:
