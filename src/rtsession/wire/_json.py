@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import cattrs
 import orjson
@@ -18,6 +18,7 @@ from ..messages import JSON, InvalidServerMessage, Message
 __all__ = [
     "b64decode",
     "b64encode",
+    "MALFORMED",
     "blob_frame",
     "decode_error",
     "dumps",
@@ -29,6 +30,23 @@ __all__ = [
 
 T = TypeVar("T")
 M = TypeVar("M", bound=Message)
+
+
+MALFORMED: Final = (
+    cattrs.BaseValidationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,
+)
+"""What structuring a malformed payload can raise (cattrs' validation errors, and what a value
+of the wrong shape makes the hooks raise: ``int("x")``, ``None.get``, base64 errors, deep
+nesting). Codecs turn these, and only these, into ``InvalidServerMessage`` /
+``DecodeError`` / ``EncodeError``; anything else is a bug and propagates.
+``tests/test_wire_*.py`` fuzz ``decode_server`` to show nothing else escapes."""
 
 
 def b64encode(data: bytes) -> str:

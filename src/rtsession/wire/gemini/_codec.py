@@ -10,7 +10,7 @@ from ... import messages as m
 from ..._errors import DecodeError, EncodeError
 from ...audio import Resampler
 from .._codec import Frame
-from .._json import blob_frame, dumps, invalid_frame, loads_object
+from .._json import MALFORMED, blob_frame, dumps, invalid_frame, loads_object
 from ._content import (
     function_response,
     item_from_turn,
@@ -323,7 +323,7 @@ class GeminiCodec:
         input_ms = self._input_bytes // 2 * 1000 // self._app_rate
         try:
             return self._synthesizer.decode(payload, session, input_ms)
-        except Exception as exc:  # a WireError, or anything a malformed frame may cause
+        except MALFORMED as exc:  # a WireError (a ValueError), or what bad input may cause
             return [invalid_frame(frame, str(exc))]
 
     def encode_server(self, message: m.ServerMessage) -> list[Frame]:

@@ -11,7 +11,7 @@ from typing import Any, Final, TypeVar
 import cattrs
 
 from ... import messages as m
-from .._json import make_strict_converter
+from .._json import MALFORMED, make_strict_converter
 
 __all__ = [
     "INPUT_RATE",
@@ -79,7 +79,7 @@ def get(obj: Payload, name: str) -> Any:
 def _structure(value: Any, tp: type[T], param: str) -> T:
     try:
         return _conv.structure(value, tp)
-    except Exception as exc:
+    except MALFORMED as exc:
         reason = (
             cattrs.transform_error(exc)[0]
             if isinstance(exc, cattrs.BaseValidationError)

@@ -26,6 +26,7 @@ from ... import messages as m
 from ..._errors import DecodeError, EncodeError
 from .._codec import Frame
 from .._json import (
+    MALFORMED,
     blob_frame,
     decode_error,
     dumps,
@@ -763,7 +764,7 @@ class Wire:
             return encode(message)  # type: ignore[no-any-return]
         except EncodeError:
             raise
-        except Exception as exc:
+        except MALFORMED as exc:
             raise EncodeError(f"cannot encode {type(message).__name__}: {exc}") from None
 
 
@@ -956,7 +957,7 @@ class OpenAICodecBase:
             return [m.RawServerMessage(type=event_type, payload=payload, raw=payload)]
         try:
             return [decode(payload)]
-        except Exception as exc:
+        except MALFORMED as exc:
             error = decode_error(event_type, exc, None)
             return [invalid_frame(frame, str(error))]
 
@@ -988,5 +989,5 @@ class OpenAICodecBase:
             )  # fmt: skip
         try:
             return [decode(payload)]
-        except Exception as exc:
+        except MALFORMED as exc:
             raise decode_error(event_type, exc, event_id) from None
