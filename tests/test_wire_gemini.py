@@ -384,19 +384,21 @@ def test_check_client_has_no_side_effects() -> None:
         checked.check_client(message)
         assert checked.encode_client(message) == fresh.encode_client(message)
     with pytest.raises(EncodeError, match="speechConfig"):
-        checked.check_client(m.SessionUpdate(session=m.SessionOptions(voice="Puck")))
+        checked.check_client(m.SessionUpdate(session=m.SessionOptions(voice="Puck")), setup.session)
 
 
-def test_check_client_before_the_setup_is_sent() -> None:
-    """The session checks at send time and the writer encodes later: a partial update checked
-    right after the (not yet encoded) setup is checked as a contextUpdate."""
+def test_check_client_is_judged_against_the_options_it_is_given() -> None:
+    """The session checks at send time and the writer encodes later: ``check_client`` is
+    pure, and an update is a setup or a contextUpdate by the options in force it is given."""
     codec = GeminiCodec()
     setup = m.SessionUpdate(session=m.SessionOptions(model="g", voice="Kore"))
+    voice = m.SessionUpdate(session=m.SessionOptions(model="g", voice="Puck"))
     codec.check_client(setup)
-    codec.check_client(m.SessionUpdate(session=m.SessionOptions(instructions="x")))
+    codec.check_client(m.SessionUpdate(session=m.SessionOptions(instructions="x")), setup.session)
     with pytest.raises(EncodeError, match="speechConfig"):
-        codec.check_client(m.SessionUpdate(session=m.SessionOptions(voice="Puck")))
-    (frame,) = codec.encode_client(setup)
+        codec.check_client(voice, setup.session)
+    codec.check_client(voice)  # as a first update it is a setup, and fine
+    (frame,) = codec.encode_client(setup)  # the checks changed nothing
     assert "setup" in orjson.loads(frame)
 
 

@@ -9,7 +9,15 @@ from typing import final
 import trio
 
 from .._errors import EncodeError
-from ..messages import AudioFormat, ClientMessage, InputAudioBufferAppend, check_message
+from ..messages import (
+    AudioFormat,
+    ClientMessage,
+    InputAudioBufferAppend,
+    SessionOptions,
+    SessionUpdate,
+    check_message,
+    merge_options,
+)
 from ..wire import Codec
 from ._state import SessionState
 
@@ -20,7 +28,7 @@ __all__ = ["SessionSendChannel", "SendHub"]
 class SendHub:
     """What all handles of one session's send channel share: the first hop of the chain."""
 
-    __slots__ = ("_channel", "_codec", "_served", "_state")
+    __slots__ = ("_accepted", "_channel", "_codec", "_served", "_state")
 
     def __init__(
         self,
@@ -33,6 +41,9 @@ class SendHub:
         self._codec = codec
         self._channel = channel
         self._served = served  # consumed by a stage: never reach the codec
+        # the options of the SessionUpdates accepted so far, merged (None before the first):
+        # what a later update is checked against
+        self._accepted: SessionOptions | None = None
 
     def use_codec(self, codec: Codec) -> None:
         """Validate with ``codec`` from now on (the session moved to a new connection)."""
@@ -53,7 +64,12 @@ class SendHub:
                     f"audio (the session's input format) is whole {width}-byte samples"
                 )
         if type(message) not in self._served:
-            self._codec.check_client(message)
+            self._codec.check_client(message, self._accepted)
+        if isinstance(message, SessionUpdate):
+            accepted = self._accepted
+            self._accepted = (
+                message.session if accepted is None else merge_options(accepted, message.session)
+            )
 
     async def put(self, message: ClientMessage) -> None:
         try:

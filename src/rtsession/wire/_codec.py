@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol
 
-from ..messages import ClientMessage, ServerMessage
+from ..messages import ClientMessage, ServerMessage, SessionOptions
 
 __all__ = ["Codec", "Frame"]
 
@@ -31,14 +31,12 @@ class Codec(Protocol):
     server_types: ClassVar[frozenset[type[ServerMessage]]]
     """The server message classes this format carries (besides raw and invalid messages)."""
 
-    def check_client(self, message: ClientMessage) -> None:
-        """Raise ``rtsession.EncodeError`` if ``encode_client`` would; no side effects.
-
-        The session calls it at the app's edge, so a message that cannot be carried is
-        rejected before it enters the middleware chain; ``encode_client`` follows later, in
-        the writer. Stateful codecs must not advance their encoding state here (e.g. a
-        resampler of input audio); they may note what was accepted, so that a later check is
-        judged against it (Gemini: a partial update after a checked, not yet sent ``setup``).
+    def check_client(self, message: ClientMessage, in_force: SessionOptions | None = None) -> None:
+        """Raise ``rtsession.EncodeError`` if ``encode_client`` would, on a connection whose
+        options are ``in_force`` (``None``: no ``SessionUpdate`` has gone out yet, so the next
+        is the first; Gemini Live takes it as its ``setup``). Pure: no state of the codec is
+        read or changed, so the session checks at the app's edge while the writer, later,
+        encodes.
         """
         ...
 

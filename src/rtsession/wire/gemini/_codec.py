@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, Final, TypeAlias
 
 import attrs
@@ -82,6 +83,44 @@ def _audio(pcm: bytes) -> str:
     return blob_frame(b'{"realtimeInput":{"audio":{"data":"', pcm, _AUDIO_TAIL)
 
 
+def _not_carried(message: m.ClientMessage) -> EncodeError:
+    reason = _NOT_CARRIED.get(type(message), "it is not a client message")
+    return EncodeError(f"Gemini Live cannot carry {type(message).__name__}: {reason}")
+
+
+def _item_frames(
+    message: m.ConversationItemCreate, rate: int, call_names: Mapping[str, str]
+) -> list[Out]:
+    """A user or assistant message as ``clientContent`` (its audio parts at ``rate`` Hz), a
+    function output as ``toolResponse`` (named from ``call_names``, by call id)."""
+    if message.previous_item_id is not None:
+        raise EncodeError("Gemini Live appends to the conversation only (previous_item_id)")
+    item = message.item
+    if isinstance(item, m.MessageItem):
+        turn = turn_from_item(item, rate)
+        return [{"clientContent": {"turns": [turn], "turnComplete": False}}]
+    if isinstance(item, m.FunctionCallOutputItem):
+        response = function_response(item, call_names.get(item.call_id))
+        return [{"toolResponse": {"functionResponses": [response]}}]
+    raise EncodeError(
+        f"Gemini Live cannot add a {type(item).__name__} to the conversation "
+        "(only user and assistant messages and function call outputs)"
+    )
+
+
+def _check_response_create(message: m.ResponseCreate) -> None:
+    overrides = [
+        f.name
+        for f in attrs.fields(m.ResponseCreate)
+        if f.name not in ("message_id", "raw") and getattr(message, f.name) is not None
+    ]
+    if overrides:
+        raise EncodeError(
+            f"Gemini Live has no per-response settings ({', '.join(overrides)}); "
+            "send ResponseCreate() and change the session instead"
+        )
+
+
 class GeminiCodec:
     """The Gemini Live wire format, in all four directions, normalized to the GA vocabulary.
 
@@ -98,7 +137,8 @@ class GeminiCodec:
 
     ``encode_client`` changes that state (the first ``SessionUpdate`` is the ``setup``, audio
     goes through the resampler, ...), so call it exactly once per message that goes on the
-    wire; ``check_client`` validates a message without touching the state.
+    wire; ``check_client`` is pure: it validates a message against the options it is given,
+    and reads and changes nothing of the codec's.
     """
 
     client_types: ClassVar[frozenset[type[m.ClientMessage]]] = frozenset(
@@ -145,9 +185,6 @@ class GeminiCodec:
         """
         self._model = model
         self._options: m.SessionOptions | None = None
-        self._checked_setup: m.SessionOptions | None = None
-        """A setup ``check_client`` passed that ``encode_client`` has not sent yet: later
-        checks validate updates against it (the session checks before the writer encodes)."""
         self._resampler = Resampler(INPUT_RATE, INPUT_RATE)
         self._push_to_talk = False
         self._activity_open = False
@@ -192,56 +229,79 @@ class GeminiCodec:
             EncodeError: Gemini Live cannot carry the message or one of its settings (the
                 message says what and why).
         """
-        return [_frame(out) for out in self._encode_client(message, apply=True)]
+        return [_frame(out) for out in self._encode_client(message)]
 
-    def check_client(self, message: m.ClientMessage) -> None:
-        """Raise what ``encode_client`` would raise for ``message``, without changing
-        anything ``encode_client`` depends on (for validating a message before it is
-        queued). A ``SessionUpdate`` checked before any setup was sent counts as the setup for
-        later checks, so a partial update right after it is checked as a ``contextUpdate``.
+    def check_client(
+        self, message: m.ClientMessage, in_force: m.SessionOptions | None = None
+    ) -> None:
+        """Raise what ``encode_client`` would raise for ``message`` on a connection whose
+        options are ``in_force`` (``None``: no setup sent yet, so a ``SessionUpdate`` is the
+        setup; otherwise it is a ``contextUpdate``, which may change only the instructions and
+        the tools). Pure: the codec's own state is neither read nor changed.
 
         Raises:
             EncodeError: Gemini Live cannot carry the message.
         """
-        for out in self._encode_client(message, apply=False):
+        if isinstance(message, m.SessionUpdate):
+            frames = self._setup_or_update(message.session, in_force)[1]
+        elif isinstance(message, m.ConversationItemCreate):
+            rate = (None if in_force is None else input_rate(in_force)) or INPUT_RATE
+            frames = _item_frames(message, rate, {})
+        elif isinstance(message, m.ResponseCreate):
+            _check_response_create(message)
+            return
+        elif isinstance(message, m.RawClientMessage):
+            frames = [message.payload]
+        elif isinstance(message, m.InputAudioBufferAppend | m.InputAudioBufferCommit):
+            return
+        else:
+            raise _not_carried(message)
+        for out in frames:
             _frame(out)
 
-    def _encode_client(self, message: m.ClientMessage, *, apply: bool) -> list[Out]:
+    def _encode_client(self, message: m.ClientMessage) -> list[Out]:
         if isinstance(message, m.RawClientMessage):
             return [message.payload]
         if isinstance(message, m.SessionUpdate):
-            return self._session_update(message.session, apply)
+            return self._session_update(message.session)
         if isinstance(message, m.InputAudioBufferAppend):
-            return self._append(message.audio) if apply else []
+            return self._append(message.audio)
         if isinstance(message, m.InputAudioBufferCommit):
-            return self._commit() if apply else []
+            return self._commit()
         if isinstance(message, m.ConversationItemCreate):
-            return self._item_create(message, apply)
+            frames = _item_frames(message, self._app_rate, self._synthesizer.call_names)
+            if isinstance(message.item, m.FunctionCallOutputItem):
+                self._expecting = self._synthesizer.responses_opened
+            return frames
         if isinstance(message, m.ResponseCreate):
-            return self._response_create(message, apply)
-        reason = _NOT_CARRIED.get(type(message), "it is not a client message")
-        raise EncodeError(f"Gemini Live cannot carry {type(message).__name__}: {reason}")
+            return self._response_create(message)
+        raise _not_carried(message)
 
-    def _session_update(self, options: m.SessionOptions, apply: bool) -> list[Out]:
-        in_force = self._options
-        if in_force is None and not apply:
-            in_force = self._checked_setup
+    def _setup_or_update(
+        self, options: m.SessionOptions, in_force: m.SessionOptions | None
+    ) -> tuple[m.SessionOptions, list[Out]]:
+        """The options in force after ``options``, and the frame that applies them: the
+        ``setup`` when nothing is in force yet, else a ``contextUpdate`` (if anything
+        changes)."""
         if in_force is None:
-            if options.model is None and self._model is not None:
-                options = attrs.evolve(options, model=self._model)
-            frames: list[Out] = [{"setup": setup_from_options(options)}]
-            merged = options
-            if not apply:
-                self._checked_setup = options
-        else:
-            merged, update = context_update(in_force, options)
-            frames = [] if update is None else [{"contextUpdate": update}]
-        if apply:
-            self._options = merged
-            self._push_to_talk = isinstance(merged.turn_detection, m.Disabled)
-            rate = self._app_rate
-            if rate != self._resampler.from_rate:
-                self._resampler = Resampler(rate, INPUT_RATE)
+            options = self._with_model(options)
+            return options, [{"setup": setup_from_options(options)}]
+        merged, update = context_update(self._with_model(in_force), options)
+        return merged, [] if update is None else [{"contextUpdate": update}]
+
+    def _with_model(self, options: m.SessionOptions) -> m.SessionOptions:
+        """``options`` naming this codec's model when they name none."""
+        if options.model is None and self._model is not None:
+            return attrs.evolve(options, model=self._model)
+        return options
+
+    def _session_update(self, options: m.SessionOptions) -> list[Out]:
+        merged, frames = self._setup_or_update(options, self._options)
+        self._options = merged
+        self._push_to_talk = isinstance(merged.turn_detection, m.Disabled)
+        rate = self._app_rate
+        if rate != self._resampler.from_rate:
+            self._resampler = Resampler(rate, INPUT_RATE)
         return frames
 
     @property
@@ -266,40 +326,13 @@ class GeminiCodec:
         self._expecting = self._synthesizer.responses_opened
         return [*frames, _ACTIVITY_END if self._push_to_talk else _AUDIO_STREAM_END]
 
-    def _item_create(self, message: m.ConversationItemCreate, apply: bool) -> list[Out]:
-        if message.previous_item_id is not None:
-            raise EncodeError("Gemini Live appends to the conversation only (previous_item_id)")
-        item = message.item
-        if isinstance(item, m.MessageItem):
-            turn = turn_from_item(item, self._app_rate)
-            return [{"clientContent": {"turns": [turn], "turnComplete": False}}]
-        if isinstance(item, m.FunctionCallOutputItem):
-            response = function_response(item, self._synthesizer.call_names.get(item.call_id))
-            if apply:
-                self._expecting = self._synthesizer.responses_opened
-            return [{"toolResponse": {"functionResponses": [response]}}]
-        raise EncodeError(
-            f"Gemini Live cannot add a {type(item).__name__} to the conversation "
-            "(only user and assistant messages and function call outputs)"
-        )
-
-    def _response_create(self, message: m.ResponseCreate, apply: bool) -> list[Out]:
-        overrides = [
-            f.name
-            for f in attrs.fields(m.ResponseCreate)
-            if f.name not in ("message_id", "raw") and getattr(message, f.name) is not None
-        ]
-        if overrides:
-            raise EncodeError(
-                f"Gemini Live has no per-response settings ({', '.join(overrides)}); "
-                "send ResponseCreate() and change the session instead"
-            )
+    def _response_create(self, message: m.ResponseCreate) -> list[Out]:
+        _check_response_create(message)
         if self._synthesizer.response_open or (
             self._expecting == self._synthesizer.responses_opened
         ):
             return []
-        if apply:
-            self._expecting = self._synthesizer.responses_opened
+        self._expecting = self._synthesizer.responses_opened
         return [_TURN_COMPLETE]
 
     # --- server direction: frames from the service to messages ---------------------------------

@@ -895,10 +895,13 @@ class OpenAICodecBase:
     client_types: ClassVar[frozenset[type[m.ClientMessage]]]
     server_types: ClassVar[frozenset[type[m.ServerMessage]]]
 
-    def check_client(self, message: m.ClientMessage) -> None:
+    def check_client(
+        self, message: m.ClientMessage, in_force: m.SessionOptions | None = None
+    ) -> None:
         """Raise ``EncodeError`` if ``message`` cannot be encoded, or holds a value outside
         the ranges the service documents (``BOUNDS``, ``MAX_APPEND_BYTES``). The codec is
-        stateless, so checking is encoding and discarding the frame (about 1 us)."""
+        stateless and ``in_force`` does not matter to it, so checking is encoding and
+        discarding the frame (about 1 us)."""
         if isinstance(message, m.InputAudioBufferAppend) and len(message.audio) > MAX_APPEND_BYTES:
             raise EncodeError(
                 f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: OpenAI takes "
