@@ -17,6 +17,7 @@ from typing import Final, Literal, TypeAlias, final
 
 import attrs
 
+from .. import messages as m
 from ..messages import JSON, AudioFormat
 
 __all__ = [
@@ -114,14 +115,35 @@ class AudioField:
     rate: int | None = None
 
 
-_AUDIO_EVENTS: Final[dict[str, tuple[str, Literal["input", "output"]]]] = {
-    "input_audio_buffer.append": ("audio", "input"),
-    "response.output_audio.delta": ("delta", "output"),
-    "response.audio.delta": ("delta", "output"),  # OpenAI beta
-    "input_audio": ("audio", "input"),  # content parts
-    "output_audio": ("audio", "output"),
-    "audio": ("audio", "output"),  # beta assistant content part
+Direction: TypeAlias = Literal["input", "output"]
+
+_AUDIO_CARRIERS: Final[dict[type, tuple[str, Direction]]] = {
+    m.InputAudioBufferAppend: ("audio", "input"),
+    m.ResponseOutputAudioDelta: ("delta", "output"),
+    m.InputAudio: ("audio", "input"),
+    m.OutputAudio: ("audio", "output"),
 }
+"""The messages and content parts that carry audio: the field (its wire name too) and whose
+audio it is."""
+
+
+def _openai_audio_tags() -> dict[str, tuple[str, Direction]]:
+    """The OpenAI ``type`` tags of events and content parts that carry audio, in both dialects,
+    derived from the codecs' own event and part tables."""
+    from .openai._codec import GA
+    from .openai._common import PART_TAGS
+    from .openai_beta._codec import BETA
+
+    tagged: list[tuple[str, type]] = [
+        (name, cls)
+        for dialect in (GA, BETA)
+        for name, cls in (*dialect.client_events.items(), *dialect.server_events.items())
+    ]
+    tagged += [(tag, cls) for cls, tags in PART_TAGS.items() for tag in tags]
+    return {name: _AUDIO_CARRIERS[cls] for name, cls in tagged if cls in _AUDIO_CARRIERS}
+
+
+_AUDIO_EVENTS: Final = _openai_audio_tags()
 
 
 def _mime_rate(mime: str) -> int | None:
