@@ -30,7 +30,7 @@ from google.genai import types as gt
 from hypothesis import given, settings, strategies as st
 
 from rtsession import DecodeError, EncodeError, messages as m
-from rtsession.audio import resample
+from rtsession.audio import Resampler, resample
 from rtsession.testing import strategies as rts
 from rtsession.wire import Codec
 from rtsession.wire.gemini import GeminiCodec
@@ -50,7 +50,7 @@ def decode_all(codec: GeminiCodec, frames: Iterable[Any]) -> list[m.ServerMessag
 
 
 def test_is_a_codec() -> None:
-    codec: Codec = GeminiCodec()
+    codec: Codec = GeminiCodec(resampler=Resampler)
     assert codec.client_types == GeminiCodec.client_types
 
 
@@ -163,7 +163,7 @@ def test_client_types() -> None:
 @settings(max_examples=1500)
 @given(client_messages)
 def test_client_round_trip(message: m.ClientMessage) -> None:
-    client, server = GeminiCodec(), GeminiCodec()
+    client, server = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     frames = client.encode_client(message)
     assert all(isinstance(f, str) for f in frames)
     assert [d for f in frames for d in server.decode_client(f)] == [message]
@@ -174,7 +174,7 @@ def test_client_round_trip(message: m.ClientMessage) -> None:
 def test_context_update_round_trip(first: m.SessionOptions, second: m.SessionOptions) -> None:
     """A mid-session update of the instructions and tools is a ``contextUpdate`` that decodes
     to exactly the fields that changed."""
-    client, server = GeminiCodec(), GeminiCodec()
+    client, server = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     client.encode_client(m.SessionUpdate(session=first))
     change = m.SessionOptions(instructions=second.instructions, tools=second.tools)
     frames = client.encode_client(m.SessionUpdate(session=change))
@@ -213,8 +213,10 @@ def test_session_options_normalized_away() -> None:
             output_audio_transcription=True, google_search=False, code_execution=False
         ),
     )
-    (frame,) = GeminiCodec().encode_client(m.SessionUpdate(session=options, message_id="e1"))
-    (decoded,) = GeminiCodec().decode_client(frame)
+    (frame,) = GeminiCodec(resampler=Resampler).encode_client(
+        m.SessionUpdate(session=options, message_id="e1")
+    )
+    (decoded,) = GeminiCodec(resampler=Resampler).decode_client(frame)
     assert decoded == m.SessionUpdate(
         session=m.SessionOptions(model="gemini-x", turn_detection=m.ServerVad())
     )
@@ -236,7 +238,7 @@ def test_setup_wire_shape() -> None:
             google_search=True,
         ),
     )
-    (frame,) = GeminiCodec().encode_client(m.SessionUpdate(session=options))
+    (frame,) = GeminiCodec(resampler=Resampler).encode_client(m.SessionUpdate(session=options))
     assert orjson.loads(frame) == {
         "setup": {
             "model": "models/gemini-live-2.5-flash",
@@ -272,7 +274,7 @@ def test_setup_wire_shape() -> None:
 def test_push_to_talk_turn() -> None:
     """Push-to-talk: the first append opens an activity, the commit closes it; Gemini answers
     on its own, so ``ResponseCreate`` sends nothing until that response has started."""
-    client, server = GeminiCodec(), GeminiCodec()
+    client, server = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     client.encode_client(
         m.SessionUpdate(session=m.SessionOptions(model="g", turn_detection=m.DISABLED))
     )
@@ -299,7 +301,7 @@ def test_push_to_talk_turn() -> None:
 def test_text_turn_needs_response_create() -> None:
     """A user text item is added without a reply (``turnComplete: false``);
     ``ResponseCreate`` completes the turn, as ``response.create`` does on OpenAI."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     item = m.MessageItem(role="user", content=(m.InputText(text="Hi"),))
     (add,) = codec.encode_client(m.ConversationItemCreate(item=item))
     assert orjson.loads(add) == {
@@ -319,7 +321,7 @@ def test_text_turn_needs_response_create() -> None:
 def test_input_audio_is_resampled_to_16k(chunks: list[bytes]) -> None:
     """24 kHz app audio reaches Gemini as 16 kHz, exactly ``resample`` of the whole stream,
     however it was split; the commit flushes what the resampler held back."""
-    client, server = GeminiCodec(), GeminiCodec()
+    client, server = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     options = m.SessionOptions(model="g", input_audio_format=m.AudioFormat(rate=24000))
     client.encode_client(m.SessionUpdate(session=options))
     frames = [f for c in chunks for f in client.encode_client(m.InputAudioBufferAppend(audio=c))]
@@ -331,7 +333,7 @@ def test_input_audio_is_resampled_to_16k(chunks: list[bytes]) -> None:
 
 
 def test_decode_client_resamples_a_declared_rate() -> None:
-    server = GeminiCodec()
+    server = GeminiCodec(resampler=Resampler)
     pcm = bytes(range(256)) * 10
     blob = {"data": b64(pcm), "mimeType": "audio/pcm;rate=48000"}
     out = server.decode_client(orjson.dumps({"realtimeInput": {"audio": blob}}))
@@ -344,7 +346,7 @@ def test_decode_client_resamples_a_declared_rate() -> None:
 def test_function_output_wire_shape() -> None:
     """``output`` JSON objects are sent as is; anything else is wrapped as ``{"output": ...}``;
     the name comes from the decoded ``toolCall``."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     decode_all(codec, [{"toolCall": {"functionCalls": [{"id": "fc-1", "name": "get_weather"}]}}])
     cases = [('{"t": 21}', {"t": 21}), ("21", {"output": 21}), ("sunny", {"output": "sunny"})]
     for output, response in cases:
@@ -355,7 +357,7 @@ def test_function_output_wire_shape() -> None:
                 "functionResponses": [{"id": "fc-1", "name": "get_weather", "response": response}]
             }
         }
-    (decoded,) = GeminiCodec().decode_client(frame)
+    (decoded,) = GeminiCodec(resampler=Resampler).decode_client(frame)
     assert decoded == m.ConversationItemCreate(
         item=m.FunctionCallOutputItem(call_id="fc-1", output='{"output":"sunny"}')
     )
@@ -364,7 +366,7 @@ def test_function_output_wire_shape() -> None:
 def test_check_client_has_no_side_effects() -> None:
     """``check_client`` validates without advancing the state (the session calls it at the
     app's edge, then ``encode_client`` in the writer)."""
-    checked, fresh = GeminiCodec(), GeminiCodec()
+    checked, fresh = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     setup = m.SessionUpdate(
         session=m.SessionOptions(
             model="g", turn_detection=m.DISABLED, input_audio_format=m.AudioFormat(rate=24000)
@@ -390,7 +392,7 @@ def test_check_client_has_no_side_effects() -> None:
 def test_check_client_is_judged_against_the_options_it_is_given() -> None:
     """The session checks at send time and the writer encodes later: ``check_client`` is
     pure, and an update is a setup or a contextUpdate by the options in force it is given."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     setup = m.SessionUpdate(session=m.SessionOptions(model="g", voice="Kore"))
     voice = m.SessionUpdate(session=m.SessionOptions(model="g", voice="Puck"))
     codec.check_client(setup)
@@ -492,7 +494,7 @@ def test_check_client_is_judged_against_the_options_it_is_given() -> None:
     ],
 )
 def test_encode_client_rejects(message: m.ClientMessage, match: str) -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     with pytest.raises(EncodeError, match=match):
         codec.check_client(message)
     with pytest.raises(EncodeError, match=match):
@@ -500,7 +502,7 @@ def test_encode_client_rejects(message: m.ClientMessage, match: str) -> None:
 
 
 def test_mid_session_update_rejects_what_needs_a_new_setup() -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     first = m.SessionOptions(model="g", voice="Kore", instructions="a")
     codec.encode_client(m.SessionUpdate(session=first))
     # the same options again change nothing Gemini holds: no frame
@@ -518,7 +520,7 @@ def test_mid_session_update_rejects_what_needs_a_new_setup() -> None:
 
 def test_raw_client_message_is_sent_as_is() -> None:
     payload = {"realtimeInput": {"video": {"data": "_9j_", "mimeType": "image/jpeg"}}}
-    (frame,) = GeminiCodec().encode_client(m.RawClientMessage(payload=payload))
+    (frame,) = GeminiCodec(resampler=Resampler).encode_client(m.RawClientMessage(payload=payload))
     assert orjson.loads(frame) == payload
 
 
@@ -569,7 +571,7 @@ def test_sdk_validates_every_encoded_client_message(
     setup: m.SessionOptions, script: list[m.ClientMessage]
 ) -> None:
     """A session: the setup, then any messages; later updates change what Gemini can."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     for message in [m.SessionUpdate(session=setup), *script]:
         if isinstance(message, m.SessionUpdate) and message.session is not setup:
             change = message.session
@@ -608,7 +610,7 @@ def test_sdk_validates_setup_with_every_setting() -> None:
             code_execution=True,
         ),
     )
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     for message in [
         m.SessionUpdate(session=options),
         m.SessionUpdate(session=m.SessionOptions(instructions="y", tools=())),
@@ -647,7 +649,7 @@ def test_server_types() -> None:
 def test_normal_turn() -> None:
     """modelTurn... -> generationComplete -> turnComplete (+ usage): the GA order of
     openai-realtime.md section 5, with the user's transcript completed as the response ends."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     usage = {"promptTokenCount": 20, "responseTokenCount": 7, "totalTokenCount": 27}
     decoded = decode_all(
         codec,
@@ -705,7 +707,7 @@ def test_normal_turn() -> None:
 
 def test_text_turn() -> None:
     decoded = decode_all(
-        GeminiCodec(),
+        GeminiCodec(resampler=Resampler),
         [
             {"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": "Hel"}]}}},
             {"serverContent": {"modelTurn": {"parts": [{"text": "lo"}]}, "turnComplete": True}},
@@ -736,7 +738,7 @@ def test_text_turn() -> None:
 def test_interrupted_turn() -> None:
     """Barge-in as on OpenAI: speech started (with the new user item), the message ends
     ``incomplete``, and the response is ``cancelled`` / ``turn_detected`` at turnComplete."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     codec.encode_client(m.SessionUpdate(session=m.SessionOptions(model="g")))
     codec.encode_client(m.InputAudioBufferAppend(audio=bytes(16000)))  # 500 ms at 16 kHz
     decoded = decode_all(
@@ -798,7 +800,7 @@ def test_voice_activity_reports_speech() -> None:
     """Newer servers report VAD (``voiceActivity``, Vertex ``voiceActivityDetectionSignal``):
     those are the speech started / stopped events, and ``interrupted`` does not repeat them."""
     decoded = decode_all(
-        GeminiCodec(),
+        GeminiCodec(resampler=Resampler),
         [
             _audio_frame(b"\1\0"),
             {"voiceActivity": {"voiceActivityType": "ACTIVITY_START", "audioOffset": "1.25s"}},
@@ -816,7 +818,7 @@ def test_voice_activity_reports_speech() -> None:
 def test_tool_call() -> None:
     """toolCall: the response ends with the calls as items, as on OpenAI, so the function
     invocation middleware runs them on ``ResponseOutputItemDone`` on both providers."""
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     decoded = decode_all(
         codec,
         [
@@ -900,7 +902,7 @@ def test_tool_call() -> None:
 
 
 def test_tool_call_cancellation() -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     frame = b'{"toolCallCancellation": {"ids": ["fc-1", "fc-2"]}}'
     (message,) = codec.decode_server(frame)
     assert message == m.ToolCallCancellation(call_ids=("fc-1", "fc-2"))
@@ -922,7 +924,7 @@ def test_usage_by_modality() -> None:
         "cacheTokensDetails": [{"modality": "TEXT", "tokenCount": 40}],
         "responseTokensDetails": [{"modality": "AUDIO", "tokenCount": 30}],
     }
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     decoded = decode_all(
         codec,
         [
@@ -951,12 +953,14 @@ def test_usage_by_modality() -> None:
         "candidatesTokenCount": 5,
         "candidatesTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
     }
-    (message,) = GeminiCodec().decode_server(orjson.dumps({"usageMetadata": vertex}))
+    (message,) = GeminiCodec(resampler=Resampler).decode_server(
+        orjson.dumps({"usageMetadata": vertex})
+    )
     assert message == m.UsageMetadata(usage=m.Usage(output_tokens=5, output_text_tokens=5))
 
 
 def test_session_created_reports_the_setup_in_force() -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     options = m.SessionOptions(model="g", instructions="a")
     codec.encode_client(m.SessionUpdate(session=options))
     codec.encode_client(m.SessionUpdate(session=m.SessionOptions(instructions="b")))
@@ -965,7 +969,7 @@ def test_session_created_reports_the_setup_in_force() -> None:
 
 
 def test_go_away_and_resumption() -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     decoded = decode_all(
         codec,
         [
@@ -1100,17 +1104,17 @@ def test_lifecycle_round_trip(script: list[dict[str, Any]]) -> None:
     """Decode a frame script to S; ``encode_server`` S and decode that on a fresh codec: S
     again, ids included. Every decoded message is typed (or raw passthrough) and the stream
     obeys the GA lifecycle grammar."""
-    decoded = decode_all(GeminiCodec(), script)
+    decoded = decode_all(GeminiCodec(resampler=Resampler), script)
     assert all(
         type(d) in GeminiCodec.server_types or type(d) is m.RawServerMessage for d in decoded
     ), decoded
     check_lifecycle(decoded)
-    encoder = GeminiCodec()
+    encoder = GeminiCodec(resampler=Resampler)
     frames = [f for d in decoded for f in encoder.encode_server(d)]
     for frame in frames:
         if "somethingNew" not in frame:
             validate_server_frame(frame)
-    assert decode_all(GeminiCodec(), frames) == decoded
+    assert decode_all(GeminiCodec(resampler=Resampler), frames) == decoded
 
 
 STATELESS = [m.GoAway, m.SessionResumptionUpdate, m.ToolCallCancellation]
@@ -1123,8 +1127,8 @@ def test_stateless_server_messages_round_trip(
     cls: type[m.ServerMessage], data: st.DataObject
 ) -> None:
     message = attrs.evolve(data.draw(rts.messages_of(cls)), message_id=None)
-    frames = GeminiCodec().encode_server(message)
-    assert decode_all(GeminiCodec(), frames) == [message]
+    frames = GeminiCodec(resampler=Resampler).encode_server(message)
+    assert decode_all(GeminiCodec(resampler=Resampler), frames) == [message]
     for frame in frames:
         validate_server_frame(frame)
 
@@ -1136,8 +1140,8 @@ def test_usage_metadata_round_trip(usage: m.Usage, session_id: str | None) -> No
         m.UsageMetadata(usage=usage),
         m.SessionCreated(session=m.SessionOptions(), session_id=session_id),
     ]:
-        frames = GeminiCodec().encode_server(message)
-        assert decode_all(GeminiCodec(), frames) == [message]
+        frames = GeminiCodec(resampler=Resampler).encode_server(message)
+        assert decode_all(GeminiCodec(resampler=Resampler), frames) == [message]
 
 
 def test_local_server_response_encodes_as_gemini_frames() -> None:
@@ -1162,7 +1166,7 @@ def test_local_server_response_encodes_as_gemini_frames() -> None:
             response=m.Response(id="resp_x", status="completed", usage=m.Usage(total_tokens=3))
         ),
     ]
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     frames = [orjson.loads(f) for msg in script for f in codec.encode_server(msg)]
     assert frames == [
         _audio_frame(b"\1\0"),
@@ -1170,7 +1174,7 @@ def test_local_server_response_encodes_as_gemini_frames() -> None:
         {"serverContent": {"generationComplete": True}},
         {"serverContent": {"turnComplete": True}, "usageMetadata": {"totalTokenCount": 3}},
     ]
-    decoded = decode_all(GeminiCodec(), frames)
+    decoded = decode_all(GeminiCodec(resampler=Resampler), frames)
     assert [type(d) for d in decoded] == [type(s) for s in script]
     assert decoded[-1].response.id == "resp_1"  # type: ignore[attr-defined]
 
@@ -1188,13 +1192,13 @@ def test_local_server_response_encodes_as_gemini_frames() -> None:
 )
 def test_encode_server_rejects_what_gemini_lacks(message: m.ServerMessage) -> None:
     with pytest.raises(EncodeError, match="not carried by Gemini Live"):
-        GeminiCodec().encode_server(message)
+        GeminiCodec(resampler=Resampler).encode_server(message)
 
 
 def test_encode_server_rejects_non_object_arguments() -> None:
     call = m.FunctionCallItem(name="f", arguments="[1]", call_id="c")
     with pytest.raises(EncodeError, match="JSON object"):
-        GeminiCodec().encode_server(
+        GeminiCodec(resampler=Resampler).encode_server(
             m.ResponseDone(response=m.Response(id="r", status="completed", output=(call,)))
         )
 
@@ -1282,7 +1286,7 @@ KNOWN_SHAPES: list[tuple[dict[str, Any], list[type[m.ServerMessage]]]] = [
 def test_every_known_server_shape_decodes(
     frame: dict[str, Any], types: list[type[m.ServerMessage]]
 ) -> None:
-    decoded = GeminiCodec().decode_server(orjson.dumps(frame))
+    decoded = GeminiCodec(resampler=Resampler).decode_server(orjson.dumps(frame))
     assert [type(d) for d in decoded] == types
     assert all(d.raw == frame for d in decoded)
 
@@ -1307,8 +1311,8 @@ def test_snake_case_binary_frames_and_urlsafe_base64() -> None:
             "turn_complete": True,
         }
     }
-    a = GeminiCodec().decode_server(orjson.dumps(camel).decode())
-    b = GeminiCodec().decode_server(orjson.dumps(snake))
+    a = GeminiCodec(resampler=Resampler).decode_server(orjson.dumps(camel).decode())
+    b = GeminiCodec(resampler=Resampler).decode_server(orjson.dumps(snake))
     assert a == b
     assert [d.delta for d in b if isinstance(d, m.ResponseOutputAudioDelta)] == [pcm]
     assert isinstance(b[-1], m.ResponseDone)
@@ -1324,7 +1328,7 @@ def test_unmapped_content_comes_through_raw() -> None:
             "interactionStatus": "IN_PROGRESS",
         }
     }
-    decoded = GeminiCodec().decode_server(orjson.dumps(frame))
+    decoded = GeminiCodec(resampler=Resampler).decode_server(orjson.dumps(frame))
     assert decoded[-2] == m.ResponseOutputTextDelta(**_where("resp_1", "item_1"), delta="Hi")
     assert decoded[-1] == m.RawServerMessage(
         type="serverContent",
@@ -1362,7 +1366,7 @@ _PARTS = '{"serverContent": {"modelTurn": {"parts": [%s]}}}'
     ],
 )
 def test_bad_server_frames_become_invalid_messages(frame: str | bytes, reason: str) -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     (message,) = codec.decode_server(frame)
     assert isinstance(message, m.InvalidServerMessage)
     assert message.frame == frame
@@ -1370,7 +1374,7 @@ def test_bad_server_frames_become_invalid_messages(frame: str | bytes, reason: s
 
 
 def test_an_invalid_frame_changes_no_state() -> None:
-    codec, reference = GeminiCodec(), GeminiCodec()
+    codec, reference = GeminiCodec(resampler=Resampler), GeminiCodec(resampler=Resampler)
     bad = {"serverContent": {"inputTranscription": {"text": "hi"}, "modelTurn": {"parts": [7]}}}
     assert isinstance(codec.decode_server(orjson.dumps(bad))[0], m.InvalidServerMessage)
     script = [{"serverContent": {"inputTranscription": {"text": "x"}}}, _audio_frame(b"\0\0")]
@@ -1426,7 +1430,7 @@ _nested = st.recursive(
     )
 )
 def test_decode_server_never_raises(frames: list[str | bytes]) -> None:
-    codec = GeminiCodec()
+    codec = GeminiCodec(resampler=Resampler)
     for frame in frames:
         for message in codec.decode_server(frame):
             assert isinstance(message, m.ServerMessage)
@@ -1438,7 +1442,7 @@ def test_decode_server_never_raises(frames: list[str | bytes]) -> None:
 def test_sdk_client_frames_decode() -> None:
     """The frames the official SDK sends (its mix of casings) decode to typed messages."""
     frames = (FIXTURES / "sdk-client-frames.jsonl").read_text().splitlines()
-    server = GeminiCodec()
+    server = GeminiCodec(resampler=Resampler)
     decoded = [[type(d) for d in server.decode_client(f)] for f in frames]
     assert decoded == [
         [m.SessionUpdate],
@@ -1452,7 +1456,7 @@ def test_sdk_client_frames_decode() -> None:
         [m.ConversationItemCreate],
         [m.SessionUpdate],
     ]
-    (setup,) = GeminiCodec().decode_client(frames[0])
+    (setup,) = GeminiCodec(resampler=Resampler).decode_client(frames[0])
     assert setup == m.SessionUpdate(
         session=m.SessionOptions(
             model="gemini-2.5-flash-native-audio-preview-09-2025",
@@ -1488,7 +1492,7 @@ def test_sdk_client_frames_decode() -> None:
             ),
         )
     )
-    (video,) = GeminiCodec().decode_client(frames[6])
+    (video,) = GeminiCodec(resampler=Resampler).decode_client(frames[6])
     assert video == m.ConversationItemCreate(
         item=m.MessageItem(
             role="user", content=(m.InputImage.from_bytes(b"\xff\xd8\xff", "image/jpeg"),)
@@ -1537,7 +1541,7 @@ def test_sdk_client_frames_decode() -> None:
 )
 def test_decode_client_errors(frame: str, code: str, param: str | None) -> None:
     with pytest.raises(DecodeError) as info:
-        GeminiCodec().decode_client(frame)
+        GeminiCodec(resampler=Resampler).decode_client(frame)
     assert (info.value.code, info.value.param) == (code, param)
 
 
@@ -1545,10 +1549,29 @@ def test_decode_client_context_update() -> None:
     frame = (
         '{"contextUpdate": {"tools": {"tools": [{"googleSearch": {}}]}, "systemInstruction": "x"}}'
     )
-    (message,) = GeminiCodec().decode_client(frame)
+    (message,) = GeminiCodec(resampler=Resampler).decode_client(frame)
     assert message == m.SessionUpdate(
         session=m.SessionOptions(
             instructions="x", gemini=m.GeminiSessionOptions(google_search=True)
         )
     )
     assert json.loads(frame) == message.raw
+
+
+def test_without_a_resampler_only_16k_audio_passes() -> None:
+    """The codec does no signal processing: audio at another rate needs the resampler its
+    maker gives it (``GeminiLive`` and ``rtsession.local`` give ``audio.Resampler``)."""
+    plain = GeminiCodec(model="g")
+    at_24k = m.SessionUpdate(session=m.SessionOptions(input_audio_format=m.AudioFormat(rate=24000)))
+    with pytest.raises(EncodeError, match="24000 Hz: Gemini Live takes 16000 Hz"):
+        plain.check_client(at_24k)
+    with pytest.raises(EncodeError, match="without a resampler"):
+        plain.encode_client(at_24k)
+    plain.encode_client(m.SessionUpdate(session=m.SessionOptions()))  # 16 kHz
+    (frame,) = plain.encode_client(m.InputAudioBufferAppend(audio=b"\x01\x02"))
+    assert orjson.loads(frame)["realtimeInput"]["audio"]["data"] == "AQI="
+    server = GeminiCodec()
+    server.decode_client(orjson.dumps({"setup": {"model": "models/g"}}))
+    blob = {"mimeType": "audio/pcm;rate=24000", "data": "AAAA"}
+    with pytest.raises(DecodeError, match="without a resampler"):
+        server.decode_client(orjson.dumps({"realtimeInput": {"audio": blob}}))

@@ -19,6 +19,7 @@ from typing import Final
 import attrs
 
 from .. import messages as m
+from ..audio import Resampler
 from ..wire import Codec
 from ..wire.gemini import GeminiCodec
 from ..wire.openai import PCM_RATE, OpenAICodec
@@ -94,7 +95,11 @@ state machine's messages as the beta service reports them (``_beta.py``), with i
 (``["audio", "text"]`` too) and its parameter names in errors, 24 kHz PCM both
 ways, the model from ``?model=`` or ``?deployment=``."""
 
-GEMINI: Final = Dialect("gemini", GeminiCodec, gemini_session_defaults, GEMINI_RULES)
+def _gemini_codec() -> Codec:
+    return GeminiCodec(resampler=Resampler)  # clients may send audio at any rate, as to Gemini
+
+
+GEMINI: Final = Dialect("gemini", _gemini_codec, gemini_session_defaults, GEMINI_RULES)
 """Gemini Live (``docs/gemini.md``; ``_gemini.py``): 16 kHz PCM in, 24 kHz out, the model from the
 ``setup``."""
 

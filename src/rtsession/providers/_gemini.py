@@ -76,9 +76,12 @@ class _GeminiService:
         return attrs.evolve(self._template, headers=(self._credential(), *self._extra_headers))
 
     def make_codec(self) -> Codec:
-        """A new ``GeminiCodec`` that puts this provider's model
-        in a ``setup`` whose ``SessionOptions.model`` is ``None``."""
-        return GeminiCodec(model=self._setup_model)
+        """A new ``GeminiCodec`` that puts this provider's model in a ``setup`` whose
+        ``SessionOptions.model`` is ``None``, and resamples input audio at another rate to
+        16 kHz with ``rtsession.audio.Resampler``."""
+        from ..audio import Resampler  # numpy and soxr, loaded when a Gemini session opens
+
+        return GeminiCodec(model=self._setup_model, resampler=Resampler)
 
     def resumable_options(self, options: SessionOptions, handle: str | None) -> SessionOptions:
         """``options`` with ``gemini.session_resumption`` set, so the service sends

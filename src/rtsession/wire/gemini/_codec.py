@@ -9,7 +9,6 @@ import attrs
 
 from ... import messages as m
 from ..._errors import DecodeError, EncodeError
-from ...audio import Resampler
 from .._codec import Frame
 from .._json import MALFORMED, blob_frame, dumps, invalid_frame, loads_object
 from ._content import (
@@ -21,7 +20,10 @@ from ._content import (
 )
 from ._fields import (
     INPUT_RATE,
+    NO_RESAMPLER,
     Payload,
+    ResamplerFactory,
+    StreamResampler,
     WireError,
     camel,
     optional,
@@ -89,7 +91,10 @@ def _not_carried(message: m.ClientMessage) -> EncodeError:
 
 
 def _item_frames(
-    message: m.ConversationItemCreate, rate: int, call_names: Mapping[str, str]
+    message: m.ConversationItemCreate,
+    rate: int,
+    call_names: Mapping[str, str],
+    resampler: ResamplerFactory | None,
 ) -> list[Out]:
     """A user or assistant message as ``clientContent`` (its audio parts at ``rate`` Hz), a
     function output as ``toolResponse`` (named from ``call_names``, by call id)."""
@@ -97,7 +102,7 @@ def _item_frames(
         raise EncodeError("Gemini Live appends to the conversation only (previous_item_id)")
     item = message.item
     if isinstance(item, m.MessageItem):
-        turn = turn_from_item(item, rate)
+        turn = turn_from_item(item, rate, resampler)
         return [{"clientContent": {"turns": [turn], "turnComplete": False}}]
     if isinstance(item, m.FunctionCallOutputItem):
         response = function_response(item, call_names.get(item.call_id))
@@ -177,22 +182,30 @@ class GeminiCodec:
         }
     )
 
-    def __init__(self, *, model: str | None = None) -> None:
+    def __init__(
+        self, *, model: str | None = None, resampler: ResamplerFactory | None = None
+    ) -> None:
         """
         Args:
             model: the model for a ``setup`` whose options name none (``SessionOptions.model``
                 ``None``), e.g. the provider's; without it such a setup raises ``EncodeError``.
+            resampler: makes the streaming resamplers that bring audio at other rates to
+                Gemini's 16 kHz input (``rtsession.audio.Resampler``, as ``GeminiLive`` and
+                ``rtsession.local`` give it); the codec itself does no signal processing.
+                Without one, input audio must be 16 kHz (else ``EncodeError``, and a client
+                frame at another rate does not decode).
         """
         self._model = model
+        self._make_resampler = resampler
         self._options: m.SessionOptions | None = None
-        self._resampler = Resampler(INPUT_RATE, INPUT_RATE)
+        self._resampler: StreamResampler | None = None  # app rate -> 16 kHz, when they differ
         self._push_to_talk = False
         self._activity_open = False
         self._input_bytes = 0
         self._expecting: int | None = None
         self._synthesizer = Synthesizer()
         self._server = ServerEncoder()
-        self._inbound: Resampler | None = None
+        self._inbound: StreamResampler | None = None
 
     def successor(self) -> GeminiCodec:
         """A codec for the next connection of the same session (session resumption).
@@ -204,7 +217,7 @@ class GeminiCodec:
         input resampler with the audio it holds back, so no input audio is lost between the
         connections.
         """
-        successor = GeminiCodec(model=self._model)
+        successor = GeminiCodec(model=self._model, resampler=self._make_resampler)
         successor._resampler = self._resampler
         successor._synthesizer = self._synthesizer.successor()
         return successor
@@ -246,7 +259,7 @@ class GeminiCodec:
             frames = self._setup_or_update(message.session, in_force)[1]
         elif isinstance(message, m.ConversationItemCreate):
             rate = (None if in_force is None else input_rate(in_force)) or INPUT_RATE
-            frames = _item_frames(message, rate, {})
+            frames = _item_frames(message, rate, {}, self._make_resampler)
         elif isinstance(message, m.ResponseCreate):
             _check_response_create(message)
             return
@@ -269,7 +282,9 @@ class GeminiCodec:
         if isinstance(message, m.InputAudioBufferCommit):
             return self._commit()
         if isinstance(message, m.ConversationItemCreate):
-            frames = _item_frames(message, self._app_rate, self._synthesizer.call_names)
+            frames = _item_frames(
+                message, self._app_rate, self._synthesizer.call_names, self._make_resampler
+            )
             if isinstance(message.item, m.FunctionCallOutputItem):
                 self._expecting = self._synthesizer.responses_opened
             return frames
@@ -284,10 +299,15 @@ class GeminiCodec:
         ``setup`` when nothing is in force yet, else a ``contextUpdate`` (if anything
         changes)."""
         if in_force is None:
-            options = self._with_model(options)
-            return options, [{"setup": setup_from_options(options)}]
-        merged, update = context_update(self._with_model(in_force), options)
-        return merged, [] if update is None else [{"contextUpdate": update}]
+            merged = self._with_model(options)
+            frames: list[Out] = [{"setup": setup_from_options(merged)}]
+        else:
+            merged, update = context_update(self._with_model(in_force), options)
+            frames = [] if update is None else [{"contextUpdate": update}]
+        rate = input_rate(merged) or INPUT_RATE
+        if rate != INPUT_RATE and self._make_resampler is None:
+            raise EncodeError(f"SessionOptions.input_audio_format is {rate} Hz: {NO_RESAMPLER}")
+        return merged, frames
 
     def _with_model(self, options: m.SessionOptions) -> m.SessionOptions:
         """``options`` naming this codec's model when they name none."""
@@ -300,8 +320,10 @@ class GeminiCodec:
         self._options = merged
         self._push_to_talk = isinstance(merged.turn_detection, m.Disabled)
         rate = self._app_rate
-        if rate != self._resampler.from_rate:
-            self._resampler = Resampler(rate, INPUT_RATE)
+        held = self._resampler
+        if rate != (INPUT_RATE if held is None else held.from_rate):
+            make = self._make_resampler
+            self._resampler = None if rate == INPUT_RATE or make is None else make(rate, INPUT_RATE)
         return frames
 
     @property
@@ -314,11 +336,11 @@ class GeminiCodec:
             self._activity_open = True
             frames.append(_ACTIVITY_START)
         self._input_bytes += len(audio)
-        pcm = self._resampler.process(audio)
+        pcm = audio if self._resampler is None else self._resampler.process(audio)
         return [*frames, _audio(pcm)] if pcm else frames
 
     def _commit(self) -> list[Out]:
-        tail = self._resampler.flush()
+        tail = b"" if self._resampler is None else self._resampler.flush()
         frames: list[Out] = [_audio(tail)] if tail else []
         if self._push_to_talk and not self._activity_open:
             return frames
@@ -436,7 +458,9 @@ class GeminiCodec:
             ]
         if name == "clientContent":
             out: list[m.ClientMessage] = [
-                m.ConversationItemCreate(item=item_from_turn(t, f"{name}.turns[{i}]"))
+                m.ConversationItemCreate(
+                    item=item_from_turn(t, f"{name}.turns[{i}]", self._make_resampler)
+                )
                 for i, t in enumerate(optional_list(value, "turns", name))
             ]
             if optional(value, "turnComplete", bool, name):
@@ -456,7 +480,7 @@ class GeminiCodec:
                 for i, blob in enumerate(optional_list(value, name, path)):
                     out += self._inbound_audio(blob, f"{where}[{i}]", images=True)
             elif name == "video":
-                image = part_from_blob(field, where)
+                image = part_from_blob(field, where, self._make_resampler)
                 if not isinstance(image, m.InputImage):
                     raise WireError("expected an image", f"{where}.mimeType")
                 out.append(_user_message(image))
@@ -479,14 +503,20 @@ class GeminiCodec:
             raise WireError(f"expected an object, got {type(blob).__name__}", path)
         mime_type = required(blob, "mimeType", str, path)
         if images and mime_type.lower().startswith("image/"):
-            return [_user_message(part_from_blob(blob, path))]
+            return [_user_message(part_from_blob(blob, path, self._make_resampler))]
         rate = pcm_rate(mime_type)
         if rate is None:
             raise WireError(f"unsupported MIME type {mime_type!r}", f"{path}.mimeType")
         data = required(blob, "data", bytes, path)
-        if self._inbound is None or self._inbound.from_rate != rate:
-            self._inbound = Resampler(rate, INPUT_RATE)
-        pcm = self._inbound.process(data)
+        if rate == INPUT_RATE:  # as Gemini takes it: no resampling (what was held goes first)
+            pcm = (b"" if self._inbound is None else self._inbound.flush()) + data
+            self._inbound = None
+        else:
+            if self._inbound is None or self._inbound.from_rate != rate:
+                if self._make_resampler is None:
+                    raise WireError(f"{rate} Hz audio: {NO_RESAMPLER}", f"{path}.mimeType")
+                self._inbound = self._make_resampler(rate, INPUT_RATE)
+            pcm = self._inbound.process(data)
         return [m.InputAudioBufferAppend(audio=pcm)] if pcm else []
 
 

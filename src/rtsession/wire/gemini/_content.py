@@ -10,17 +10,18 @@ import orjson
 
 from ... import messages as m
 from ..._errors import EncodeError
-from ...audio import resample
 from .._json import b64decode, b64encode
 from ._fields import (
     INPUT_RATE,
     Payload,
+    ResamplerFactory,
     WireError,
     get,
     optional,
     optional_list,
     pcm_rate,
     required,
+    to_input_rate,
 )
 
 __all__ = [
@@ -39,7 +40,7 @@ def _blob(mime_type: str, data: bytes) -> Payload:
     return {"inlineData": {"mimeType": mime_type, "data": b64encode(data)}}
 
 
-def _part(part: m.ContentPart, rate: int) -> Payload:
+def _part(part: m.ContentPart, rate: int, resampler: ResamplerFactory | None) -> Payload:
     if isinstance(part, m.InputText | m.OutputText):
         return {"text": part.text}
     if isinstance(part, m.InputImage):
@@ -55,7 +56,7 @@ def _part(part: m.ContentPart, rate: int) -> Payload:
         return _blob(match[1], data)
     if isinstance(part, m.InputAudio) and part.audio is not None and part.transcript is None:
         try:
-            pcm = resample(part.audio, rate, INPUT_RATE)
+            pcm = to_input_rate(part.audio, rate, resampler, "InputAudio.audio")
         except ValueError as exc:
             raise EncodeError(f"InputAudio.audio: {exc}") from None
         return _blob(f"audio/pcm;rate={INPUT_RATE}", pcm)
@@ -65,12 +66,15 @@ def _part(part: m.ContentPart, rate: int) -> Payload:
     )
 
 
-def turn_from_item(item: m.MessageItem, rate: int) -> Payload:
+def turn_from_item(
+    item: m.MessageItem, rate: int, resampler: ResamplerFactory | None = None
+) -> Payload:
     """A user or assistant message as a ``Content`` turn (role ``user`` / ``model``).
 
     Args:
         item: the message; ``id`` and ``status`` must be unset (Gemini has no item ids).
         rate: the sample rate of ``InputAudio`` parts in Hz; they are resampled to 16000 Hz.
+        resampler: what resamples them (needed for a rate other than 16000 Hz).
 
     Raises:
         EncodeError: a system message (use ``SessionOptions.instructions``), an item id or
@@ -88,12 +92,14 @@ def turn_from_item(item: m.MessageItem, rate: int) -> Payload:
     for part in item.content:
         if not isinstance(part, allowed):
             raise EncodeError(f"a {item.role} message cannot carry {type(part).__name__}")
-    return {"role": role, "parts": [_part(p, rate) for p in item.content]}
+    return {"role": role, "parts": [_part(p, rate, resampler) for p in item.content]}
 
 
-def part_from_blob(blob: Any, path: str) -> m.InputImage | m.InputAudio:
+def part_from_blob(
+    blob: Any, path: str, resampler: ResamplerFactory | None = None
+) -> m.InputImage | m.InputAudio:
     """An inline ``Blob`` (``{mimeType, data}``) as an image or PCM16 audio part; audio at
-    another declared rate is resampled to 16000 Hz.
+    another declared rate is resampled to 16000 Hz (with ``resampler``).
 
     Raises:
         WireError: the blob is malformed or neither an image nor raw PCM audio.
@@ -107,10 +113,16 @@ def part_from_blob(blob: Any, path: str) -> m.InputImage | m.InputAudio:
     rate = pcm_rate(mime_type)
     if rate is None:
         raise WireError(f"unsupported MIME type {mime_type!r}", f"{path}.mimeType")
-    return m.InputAudio(audio=resample(data[: len(data) // 2 * 2], rate, INPUT_RATE))
+    try:
+        pcm = to_input_rate(data[: len(data) // 2 * 2], rate, resampler, path)
+    except ValueError as exc:
+        raise WireError(str(exc), f"{path}.mimeType") from None
+    return m.InputAudio(audio=pcm)
 
 
-def item_from_turn(turn: Any, path: str) -> m.MessageItem:
+def item_from_turn(
+    turn: Any, path: str, resampler: ResamplerFactory | None = None
+) -> m.MessageItem:
     """A ``Content`` turn as a user or assistant message.
 
     Raises:
@@ -132,7 +144,8 @@ def item_from_turn(turn: Any, path: str) -> m.MessageItem:
         if text is not None:
             parts.append(m.InputText(text=text) if role == "user" else m.OutputText(text=text))
         elif get(part, "inlineData") is not None and role == "user":
-            parts.append(part_from_blob(get(part, "inlineData"), f"{where}.inlineData"))
+            blob = get(part, "inlineData")
+            parts.append(part_from_blob(blob, f"{where}.inlineData", resampler))
         else:
             raise WireError(f"unsupported {role} part (keys: {', '.join(part)})", where)
     return m.MessageItem(role="user" if role == "user" else "assistant", content=tuple(parts))

@@ -4,9 +4,10 @@ proto Durations, audio MIME types and usage (https://ai.google.dev/api/live; ``d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeAlias, TypeVar
 
 import cattrs
 
@@ -15,6 +16,10 @@ from .._json import MALFORMED, make_strict_converter
 
 __all__ = [
     "INPUT_RATE",
+    "NO_RESAMPLER",
+    "ResamplerFactory",
+    "StreamResampler",
+    "to_input_rate",
     "OUTPUT_RATE",
     "Payload",
     "WireError",
@@ -267,3 +272,43 @@ def usage_to_wire(usage: m.Usage) -> Payload:
         ),
     }
     return {k: v for k, v in fields.items() if v is not None}
+
+
+class StreamResampler(Protocol):
+    """A streaming PCM16 resampler (``rtsession.audio.Resampler`` is one): ``process``
+    returns the converted audio it can, ``flush`` the rest."""
+
+    @property
+    def from_rate(self) -> int: ...
+
+    def process(self, pcm16: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+ResamplerFactory: TypeAlias = Callable[[int, int], StreamResampler]
+"""Makes a ``StreamResampler`` from one rate to another, in Hz. The codec does no signal
+processing itself: audio at a rate other than Gemini's 16 kHz input needs one."""
+
+
+def to_input_rate(pcm16: bytes, rate: int, resampler: ResamplerFactory | None, where: str) -> bytes:
+    """Whole PCM16 audio at ``rate`` Hz as Gemini's 16 kHz input.
+
+    Raises:
+        ValueError: an odd number of bytes, or another rate and no ``resampler`` (the
+            message names ``where``).
+    """
+    if len(pcm16) % 2:
+        raise ValueError(f"{where} must have an even length (whole 16-bit samples)")
+    if rate == INPUT_RATE:
+        return pcm16
+    if resampler is None:
+        raise ValueError(f"{where} is {rate} Hz audio: {NO_RESAMPLER}")
+    stream = resampler(rate, INPUT_RATE)
+    return stream.process(pcm16) + stream.flush()
+
+
+NO_RESAMPLER: Final = (
+    f"Gemini Live takes {INPUT_RATE} Hz, and this codec was made without a resampler "
+    "(GeminiCodec(resampler=rtsession.audio.Resampler), as GeminiLive and rtsession.local make it)"
+)
