@@ -26,6 +26,11 @@ _HI: Final = np.float32(32767.0)
 # chirlu/soxr#8). In float32 the output is reproducible and rounds to nearest.
 
 
+_CHUNK_BYTES: Final = 2 * 48_000
+"""The most input ``process`` converts to float at once (1 s at 48 kHz): a multi-MB append is
+resampled in slices, as the stream would be fed anyway, so its float buffers stay small."""
+
+
 def _to_float(data: BytesLike) -> npt.NDArray[np.float32]:
     """PCM16 bytes as float32 samples in int16 scale."""
     return np.frombuffer(data, dtype=_INT16_LE).astype(np.float32)
@@ -139,7 +144,13 @@ class Resampler:
             data, self._odd = joined[:cut], joined[cut:]
         if not data:
             return b""
-        return _to_pcm16(stream.resample_chunk(_to_float(data)))
+        if byte_length(data) <= _CHUNK_BYTES:
+            return _to_pcm16(stream.resample_chunk(_to_float(data)))
+        view = memoryview(data)  # a long buffer in slices: the float copies stay small
+        return b"".join(
+            _to_pcm16(stream.resample_chunk(_to_float(view[start : start + _CHUNK_BYTES])))
+            for start in range(0, len(view), _CHUNK_BYTES)
+        )
 
     def flush(self) -> bytes:
         """End the stream: return the held-back tail and reset for a new stream.

@@ -95,6 +95,7 @@ state machine's messages as the beta service reports them (``_beta.py``), with i
 (``["audio", "text"]`` too) and its parameter names in errors, 24 kHz PCM both
 ways, the model from ``?model=`` or ``?deployment=``."""
 
+
 def _gemini_codec() -> Codec:
     return GeminiCodec(resampler=Resampler)  # clients may send audio at any rate, as to Gemini
 
