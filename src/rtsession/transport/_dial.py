@@ -290,54 +290,40 @@ async def run_connection(
     """
     redactor = request.redactor()
     with registered(redactor):
-        await _run_connection(
-            stream, target, request, handshake, handshake_error, rejection, task_status
-        )
-
-
-async def _run_connection(
-    stream: trio.abc.Stream,
-    target: Target,
-    request: ConnectRequest,
-    handshake: Callable[[trio.Nursery, ConnectionTask], Awaitable[Connection]],
-    handshake_error: HandshakeError,
-    rejection: type[BaseException],
-    task_status: trio.TaskStatus[Connection],
-) -> None:
-    task = ConnectionTask(request.redactor())
-    failure: BaseException | None = None
-    started = False
-    try:
-        async with trio.open_nursery() as outer:
-            outer.start_soon(task.host, name="rtsession WebSocket library")
-            try:
-                library = await task.library_nursery()
-                connection = await handshake(library, task)
-            except BaseException:
-                task.scope.cancel(reason="handshake failed or cancelled")
-                raise
-            task.handshake_done()
-            started = True
-            task_status.started(connection)
-            if trio.current_effective_deadline() == -math.inf:
-                # The caller's start() was cancelled as the handshake completed: started()
-                # left this task in it and nobody will close the connection. Abort it.
-                task.scope.cancel(reason="connect() was cancelled")
-    except BaseExceptionGroup as group:
-        failure = collapse(group)
-        if isinstance(failure, (trio.Cancelled, KeyboardInterrupt, SystemExit)) or (
-            not started and isinstance(failure, RTSessionError)
-        ):
-            reraise(failure)
-    finally:
-        with trio.CancelScope(shield=True):
-            await stream.aclose()
-    if failure is None or task.closing:
-        return
-    error = _library_failure(failure, started, target, request, handshake_error, rejection)
-    if not started:
-        # Raised out here, not in the except block, so that the group (whose members may
-        # quote the request's headers) does not become the error's __context__.
-        raise error
-    assert isinstance(error, SessionClosedError)
-    task.failure = task.failure or error
+        task = ConnectionTask(redactor)
+        failure: BaseException | None = None
+        started = False
+        try:
+            async with trio.open_nursery() as outer:
+                outer.start_soon(task.host, name="rtsession WebSocket library")
+                try:
+                    library = await task.library_nursery()
+                    connection = await handshake(library, task)
+                except BaseException:
+                    task.scope.cancel(reason="handshake failed or cancelled")
+                    raise
+                task.handshake_done()
+                started = True
+                task_status.started(connection)
+                if trio.current_effective_deadline() == -math.inf:
+                    # The caller's start() was cancelled as the handshake completed: started()
+                    # left this task in it and nobody will close the connection. Abort it.
+                    task.scope.cancel(reason="connect() was cancelled")
+        except BaseExceptionGroup as group:
+            failure = collapse(group)
+            if isinstance(failure, (trio.Cancelled, KeyboardInterrupt, SystemExit)) or (
+                not started and isinstance(failure, RTSessionError)
+            ):
+                reraise(failure)
+        finally:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+        if failure is None or task.closing:
+            return
+        error = _library_failure(failure, started, target, request, handshake_error, rejection)
+        if not started:
+            # Raised out here, not in the except block, so that the group (whose members may
+            # quote the request's headers) does not become the error's __context__.
+            raise error
+        assert isinstance(error, SessionClosedError)
+        task.failure = task.failure or error
