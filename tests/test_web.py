@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import trio
 import trio_websocket
@@ -28,7 +29,7 @@ from rtsession import messages as m
 from rtsession.audio import read_wav, sample, write_wav
 from rtsession.cli._demo import get_weather
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.providers import OpenAIRealtime
+from rtsession.providers import GeminiLive, OpenAIRealtime, Provider
 from rtsession.web import MAX_PAGE_ERRORS, PROTOCOL, RELAY_PATH, create_app, serve_web
 from rtsession.web._protocol import AudioFrame, PageProtocolError, Played, Stop, parse_page_frame
 
@@ -46,15 +47,21 @@ CLIENTS = Path(__file__).parent / "js_clients"
 
 
 @asynccontextmanager
-async def relay_server(**kwargs: Any) -> AsyncIterator[str]:
-    """``create_app`` over ``rtsession.local``, served on a free loopback port; yields the
-    page's URL."""
+async def relay_server(
+    *, gemini: bool = False, options: m.SessionOptions = OPTIONS, **kwargs: Any
+) -> AsyncIterator[str]:
+    """``create_app`` over ``rtsession.local`` (spoken to as OpenAI, or as Gemini Live),
+    served on a free loopback port; yields the page's URL."""
     async with (
         open_local_server(engines=protocol_only_engines()) as local,
         trio.open_nursery() as nursery,
     ):
-        provider = OpenAIRealtime(base_url=local.base_url, api_key="local")
-        app = create_app(provider, OPTIONS, tools=[get_weather], **kwargs)
+        provider: Provider = (
+            GeminiLive(base_url=local.url, api_key="local")
+            if gemini
+            else OpenAIRealtime(base_url=local.base_url, api_key="local")
+        )
+        app = create_app(provider, options, tools=[get_weather], **kwargs)
         url = await nursery.start(partial(serve_web, app, port=0))
         yield url
         nursery.cancel_scope.cancel()
@@ -145,6 +152,33 @@ async def test_a_spoken_turn_through_the_relay() -> None:
     assert events[-1]["text"] == "It is sunny and 21 degrees in Paris."
     assert any(e["type"] == "audio" for e in events)
     assert sum(len(frame) for frame in audio) > RATE  # more than 0.5 s of reply audio
+
+
+async def test_a_spoken_turn_with_gemini_rates() -> None:
+    """Gemini Live hears 16 kHz and speaks 24 kHz: the page is told both rates, sends
+    16 kHz frames and gets 24 kHz audio."""
+    gemini_rates = attrs.evolve(
+        OPTIONS,
+        input_audio_format=m.AudioFormat(type="audio/pcm", rate=16_000),
+        input_transcription=m.InputTranscription(),
+    )
+    async with relay_server(gemini=True, options=gemini_rates) as url, page(url) as ws:
+        (ready,) = await events_until(ws, of_type("ready"))
+        assert (ready["input_rate"], ready["output_rate"], ready["provider"]) == (
+            16_000,
+            24_000,
+            "gcp.gemini",  # the OpenTelemetry provider name
+        )
+        question = bytes(16_000) + tone(1.2, 16_000) + bytes(2 * 16_000)
+        for start in range(0, len(question), 640):  # 20 ms at 16 kHz
+            await ws.send_message(question[start : start + 640])
+        audio: list[bytes] = []
+        events = await events_until(
+            ws, lambda e: e["type"] == "transcript_done" and e["role"] == "assistant", audio
+        )
+    assert any(e["type"] == "tool_call" and e["name"] == "get_weather" for e in events)
+    assert events[-1]["text"] == "It is sunny and 21 degrees in Paris."
+    assert sum(len(frame) for frame in audio) > 24_000  # over 0.5 s at 24 kHz
 
 
 BAD_FRAMES: list[tuple[bytes | str, str]] = [
