@@ -202,13 +202,12 @@ class Redactor:
         if cleaned != message:
             record.msg, record.args = cleaned, None
         if record.exc_info is not None and record.exc_info[1] is not None:
-            text = "".join(logging.Formatter().formatException(record.exc_info))
-            record.exc_text = self.text(text)
+            record.exc_text = self.text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
 
 
-_active: dict[int, Redactor] = {}
-"""The redactors of the connections open now, by registration."""
+_active: list[Redactor] = []
+"""The redactors of the connections open now."""
 
 
 class _ThirdPartyFilter(logging.Filter):
@@ -216,7 +215,7 @@ class _ThirdPartyFilter(logging.Filter):
     redactor."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        for redactor in tuple(_active.values()):
+        for redactor in tuple(_active):
             redactor.record(record)
         return True
 
@@ -231,9 +230,8 @@ def registered(redactor: Redactor) -> Iterator[None]:
     if not _active:
         for name in THIRD_PARTY_LOGGERS:
             logging.getLogger(name).addFilter(_FILTER)
-    token = id(redactor)
-    _active[token] = redactor
+    _active.append(redactor)
     try:
         yield
     finally:
-        del _active[token]
+        _active.remove(redactor)

@@ -20,7 +20,7 @@ from ._base import (
     RawServerMessage as RawServerMessage,
     ServerMessage as ServerMessage,
 )
-from ._check import Bound as Bound, check_bounds as check_bounds, check_message as check_message
+from ._check import Bound as Bound, Bounds as Bounds, check_message as check_message
 from ._client import (
     ConversationItemCreate as ConversationItemCreate,
     ConversationItemDelete as ConversationItemDelete,
@@ -145,6 +145,7 @@ __all__ = [
     "JSON",
     "AudioFormat",
     "Bound",
+    "Bounds",
     "ClientMessage",
     "ContentPart",
     "ContextWindowCompression",
@@ -261,7 +262,6 @@ __all__ = [
     "TurnDetection",
     "Usage",
     "UsageMetadata",
-    "check_bounds",
     "check_message",
     "merge_options",
 ]

@@ -7,14 +7,14 @@ from __future__ import annotations
 import math
 import types
 import typing
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, final
 
 import attrs
 
 from .._errors import EncodeError
 from ._base import Disabled, Message
 
-__all__ = ["Bound", "check_bounds", "check_message"]
+__all__ = ["Bound", "Bounds", "check_message"]
 
 _MAX_JSON_DEPTH = 64
 """Nesting deeper than this in a JSON value (a tool schema, a raw payload) is refused."""
@@ -242,27 +242,6 @@ def _outside(value: object, bound: Bound) -> bool:
     return value < bound.low or (bound.high is not None and value > bound.high)
 
 
-_BOUNDED: dict[tuple[int, type], bool] = {}
-
-
-def _may_hold(cls: type, bounds: dict[tuple[type, str], Bound]) -> bool:
-    """Whether an object of ``cls`` can hold a bounded field, itself or nested (once per
-    class and table: an audio append holds none)."""
-    key = (id(bounds), cls)
-    known = _BOUNDED.get(key)
-    if known is None:
-        _BOUNDED[key] = False  # a class that holds itself
-        known = _BOUNDED[key] = any(
-            (cls, name) in bounds
-            or any(
-                isinstance(arm, type) and attrs.has(arm) and _may_hold(arm, bounds)
-                for arm in _classes(hint)
-            )
-            for name, hint in _hints(cls)
-        )
-    return known
-
-
 def _classes(hint: Any) -> tuple[Any, ...]:
     origin, args = _shape(hint)
     if origin in (Union, tuple):
@@ -270,34 +249,64 @@ def _classes(hint: Any) -> tuple[Any, ...]:
     return (hint,)
 
 
-def _bounded(obj: object, bounds: dict[tuple[type, str], Bound]) -> None:
-    if not _may_hold(type(obj), bounds):
-        return
-    for name, _ in _hints(type(obj)):
-        value = getattr(obj, name)
-        bound = bounds.get((type(obj), name))
-        if bound is not None and _outside(value, bound):
-            upper = f" to {bound.high}" if bound.high is not None else " or more"
-            unit = f" {bound.unit}" if bound.unit else ""
-            raise _Mismatch(f"{bound.low}{upper}{unit}, not {value!r}").at(f".{name}")
-        for index, item in enumerate(value if isinstance(value, tuple) else (value,)):
-            if attrs.has(type(item)):
-                try:
-                    _bounded(item, bounds)
-                except _Mismatch as mismatch:
-                    step = f"[{index}]" if isinstance(value, tuple) else ""
-                    raise mismatch.at(step).at(f".{name}") from None
+@final
+class Bounds:
+    """A wire format's documented numeric ranges (``Bound`` each), checked wherever their
+    fields are in a message.
 
-
-def check_bounds(message: Message, bounds: dict[tuple[type, str], Bound]) -> None:
-    """Check the numeric fields ``bounds`` names (by ``(class, field)``), wherever they
-    are in ``message``; for a message ``check_message`` has accepted.
-
-    Raises:
-        EncodeError: the first value outside its range, named by its path.
+    Args:
+        bounds: the ranges; one per ``(owner, field)``.
     """
-    try:
-        _bounded(message, bounds)
-    except _Mismatch as mismatch:
-        where = mismatch.path(type(message).__name__)
-        raise EncodeError(f"{where} must be {mismatch.rule}") from None
+
+    __slots__ = ("_by_field", "_holds")
+
+    def __init__(self, *bounds: Bound) -> None:
+        self._by_field = {(bound.owner, bound.field): bound for bound in bounds}
+        self._holds: dict[type, bool] = {}  # per class: can it hold a bounded field?
+
+    def _may_hold(self, cls: type) -> bool:
+        """Whether an object of ``cls`` can hold a bounded field, itself or nested (worked
+        out once per class: an audio append holds none)."""
+        known = self._holds.get(cls)
+        if known is None:
+            self._holds[cls] = False  # a class that holds itself
+            known = self._holds[cls] = any(
+                (cls, name) in self._by_field
+                or any(
+                    isinstance(arm, type) and attrs.has(arm) and self._may_hold(arm)
+                    for arm in _classes(hint)
+                )
+                for name, hint in _hints(cls)
+            )
+        return known
+
+    def _check(self, obj: object) -> None:
+        if not self._may_hold(type(obj)):
+            return
+        for name, _ in _hints(type(obj)):
+            value = getattr(obj, name)
+            bound = self._by_field.get((type(obj), name))
+            if bound is not None and _outside(value, bound):
+                upper = f" to {bound.high}" if bound.high is not None else " or more"
+                unit = f" {bound.unit}" if bound.unit else ""
+                raise _Mismatch(f"{bound.low}{upper}{unit}, not {value!r}").at(f".{name}")
+            for index, item in enumerate(value if isinstance(value, tuple) else (value,)):
+                if attrs.has(type(item)):
+                    try:
+                        self._check(item)
+                    except _Mismatch as mismatch:
+                        step = f"[{index}]" if isinstance(value, tuple) else ""
+                        raise mismatch.at(step).at(f".{name}") from None
+
+    def check(self, message: Message) -> None:
+        """Check the bounded fields wherever they are in ``message`` (one
+        ``check_message`` has accepted).
+
+        Raises:
+            EncodeError: the first value outside its range, named by its path.
+        """
+        try:
+            self._check(message)
+        except _Mismatch as mismatch:
+            where = mismatch.path(type(message).__name__)
+            raise EncodeError(f"{where} must be {mismatch.rule}") from None

@@ -846,21 +846,18 @@ MAX_APPEND_BYTES: Final = 15 * 2**20
 """The largest ``input_audio_buffer.append`` the service takes (its API reference: up to
 15 MiB of audio per event)."""
 
-BOUNDS: Final = {
-    (bound.owner, bound.field): bound
-    for bound in (
-        m.Bound(m.SessionOptions, "output_speed", 0.25, 1.5),
-        m.Bound(m.SessionOptions, "max_output_tokens", 1, 4096),
-        m.Bound(m.ResponseCreate, "max_output_tokens", 1, 4096),
-        m.Bound(m.ServerVad, "threshold", 0.0, 1.0),
-        m.Bound(m.ServerVad, "prefix_padding_ms", 0, unit="ms"),
-        m.Bound(m.ServerVad, "silence_duration_ms", 0, unit="ms"),
-        m.Bound(m.ServerVad, "idle_timeout_ms", 0, unit="ms"),
-        m.Bound(m.OpenAISessionOptions, "temperature", 0.6, 1.2),
-        m.Bound(m.ConversationItemTruncate, "content_index", 0),
-        m.Bound(m.ConversationItemTruncate, "audio_end_ms", 0, unit="ms"),
-    )
-}
+BOUNDS: Final = m.Bounds(
+    m.Bound(m.SessionOptions, "output_speed", 0.25, 1.5),
+    m.Bound(m.SessionOptions, "max_output_tokens", 1, 4096),
+    m.Bound(m.ResponseCreate, "max_output_tokens", 1, 4096),
+    m.Bound(m.ServerVad, "threshold", 0.0, 1.0),
+    m.Bound(m.ServerVad, "prefix_padding_ms", 0, unit="ms"),
+    m.Bound(m.ServerVad, "silence_duration_ms", 0, unit="ms"),
+    m.Bound(m.ServerVad, "idle_timeout_ms", 0, unit="ms"),
+    m.Bound(m.OpenAISessionOptions, "temperature", 0.6, 1.2),
+    m.Bound(m.ConversationItemTruncate, "content_index", 0),
+    m.Bound(m.ConversationItemTruncate, "audio_end_ms", 0, unit="ms"),
+)
 """The numeric ranges the OpenAI Realtime API reference documents, for both dialects and
 Azure (``rtsession.local`` answers values outside them with the service's ``error``)."""
 
@@ -907,7 +904,7 @@ class OpenAICodecBase:
                 f"InputAudioBufferAppend.audio holds {len(message.audio)} bytes: OpenAI takes "
                 f"at most {MAX_APPEND_BYTES} (15 MiB) per append; send it in smaller pieces"
             )
-        m.check_bounds(message, BOUNDS)
+        BOUNDS.check(message)
         if type(message) is m.InputAudioBufferAppend:
             _append_tail(message)  # any bytes make a valid append: only its id to check
         else:
