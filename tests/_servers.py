@@ -275,3 +275,20 @@ async def serve_wire(
     )
     server.port = listeners[0].socket.getsockname()[1]
     return server
+
+
+async def upgrade_status(host: str, port: int, target: str, *headers: str) -> int:
+    """Send a WebSocket upgrade request by hand (extra ``headers`` as ``"Name: value"``);
+    returns the HTTP status of the answer. Nothing stays open after a refusal."""
+    request = (
+        f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + "".join(f"{h}\r\n" for h in headers)
+    )
+    with trio.fail_after(10):
+        async with await trio.open_tcp_stream(host, port) as stream:
+            await stream.send_all(f"{request}\r\n".encode())
+            response = b""
+            while b"\r\n\r\n" not in response:
+                response += await stream.receive_some()
+    return int(response.split()[1])

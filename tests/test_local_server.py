@@ -27,6 +27,7 @@ import pytest
 import trio
 import trio_websocket
 
+from _servers import upgrade_status
 from rtsession import audio, messages as m
 from rtsession.local import (
     EnergyVad,
@@ -348,18 +349,7 @@ async def test_an_invalid_event_gets_the_service_error(
 
 async def handshake(server: LocalServer, target: str, *headers: str) -> int:
     """Send a WebSocket upgrade request by hand; returns the HTTP status of the answer."""
-    request = (
-        f"GET {target} HTTP/1.1\r\nHost: {server.host}:{server.port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" + "".join(f"{h}\r\n" for h in headers)
-    )
-    with trio.fail_after(TIMEOUT):
-        async with await trio.open_tcp_stream(server.host, server.port) as stream:
-            await stream.send_all(f"{request}\r\n".encode())
-            response = b""
-            while b"\r\n\r\n" not in response:
-                response += await stream.receive_some()
-    return int(response.split()[1])
+    return await upgrade_status(server.host, server.port, target, *headers)
 
 
 async def test_routing_by_path_and_header(server: LocalServer) -> None:

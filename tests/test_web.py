@@ -24,6 +24,7 @@ import trio
 import trio_websocket
 from hypothesis import given, strategies as st
 
+from _servers import upgrade_status
 from _speech import tone
 from rtsession import messages as m
 from rtsession.audio import read_wav, sample, write_wav
@@ -226,35 +227,25 @@ async def test_a_flood_closes_that_page_and_no_other() -> None:
         assert done[-1]["text"] == "It is sunny and 21 degrees in Paris."
 
 
-async def upgrade_status(url: str, origin: str, subprotocol: str | None = PROTOCOL) -> int:
-    """The HTTP status of a WebSocket upgrade to the relay, sent by hand (a client that
-    keeps nothing open after a refusal)."""
+async def relay_status(url: str, origin: str, subprotocol: str | None = PROTOCOL) -> int:
+    """The HTTP status of a WebSocket upgrade to the relay, from ``origin``, asking for
+    ``subprotocol``."""
     host, port = url.removeprefix("http://").split(":")
-    request = (
-        f"GET {RELAY_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\nOrigin: {origin}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        + (f"Sec-WebSocket-Protocol: {subprotocol}\r\n" if subprotocol else "")
-        + "\r\n"
-    )
-    with trio.fail_after(10):
-        async with await trio.open_tcp_stream(host, int(port)) as stream:
-            await stream.send_all(request.encode())
-            response = b""
-            while b"\r\n\r\n" not in response:
-                response += await stream.receive_some()
-    return int(response.split()[1])
+    headers = [f"Origin: {origin}"]
+    if subprotocol:
+        headers.append(f"Sec-WebSocket-Protocol: {subprotocol}")
+    return await upgrade_status(host, int(port), RELAY_PATH, *headers)
 
 
 async def test_pages_from_other_origins_and_without_the_subprotocol_are_refused() -> None:
     async with relay_server() as url:
-        assert await upgrade_status(url, url) == 101
-        assert await upgrade_status(url, "https://evil.example") == 403
-        assert await upgrade_status(url, url, None) == 403
-        assert await upgrade_status(url, url, "rtsession.web.v0") == 403
+        assert await relay_status(url, url) == 101
+        assert await relay_status(url, "https://evil.example") == 403
+        assert await relay_status(url, url, None) == 403
+        assert await relay_status(url, url, "rtsession.web.v0") == 403
     async with relay_server(allowed_origins=["https://app.example"]) as url:
-        assert await upgrade_status(url, "https://app.example") == 101
-        assert await upgrade_status(url, url) == 403  # its own origin is not in the list
+        assert await relay_status(url, "https://app.example") == 101
+        assert await relay_status(url, url) == 403  # its own origin is not in the list
 
 
 async def test_barge_in_flushes_the_page_and_truncates_at_what_it_played() -> None:
