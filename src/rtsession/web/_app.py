@@ -17,7 +17,7 @@ from ..messages import AudioFormat, SessionOptions
 from ..middleware import BargeIn, FunctionInvocation, Logging, Stage
 from ..providers import Provider
 from ..session import open_session
-from ._protocol import PROTOCOL
+from ._protocol import PROTOCOL, ended_event
 from ._relay import PageConnection
 
 if TYPE_CHECKING:
@@ -115,7 +115,7 @@ def create_app(
                 await connection.relay(session)
         except RTSessionError as exc:
             logger.warning("a page's session failed: %s", exc)
-            await websocket.send_json({"type": "ended", "error": str(exc)})
+            await websocket.send_json(ended_event(exc))
             await websocket.close(1011, "the session failed")
 
     return Starlette(

@@ -33,6 +33,7 @@ __all__ = [
     "PageProtocolError",
     "Played",
     "Stop",
+    "ended_event",
     "event_for",
     "parse_page_frame",
 ]
@@ -181,3 +182,8 @@ def event_for(message: m.ServerMessage) -> Event | None:
         case m.Error(code=code, message=text):
             return {"type": "error", "code": code, "message": text}
     return None
+
+
+def ended_event(error: BaseException | None) -> Event:
+    """The ``ended`` event: the session is over (``error``: why it failed, if it did)."""
+    return {"type": "ended", "error": None if error is None else str(error)}

@@ -22,6 +22,7 @@ from ._protocol import (
     PageProtocolError,
     Played,
     Stop,
+    ended_event,
     event_for,
     parse_page_frame,
 )
@@ -189,7 +190,8 @@ class PageConnection:
     # --- session to page -----------------------------------------------------------------
 
     async def _from_session(self, session: Session) -> None:
-        ended: _Close
+        close = _Close(1000, "the session ended")
+        error: BaseException | None = None
         try:
             async for message in session:
                 if isinstance(message, m.ResponseOutputAudioDelta):
@@ -199,13 +201,10 @@ class PageConnection:
                 event = event_for(message)
                 if event is not None:
                     await self._outbox_send.send(event)
-            ended = _Close(1000, "the session ended")
         except (SessionClosedError, ConnectError) as exc:
-            ended = _Close(_INTERNAL_ERROR, "the session failed")
-            await self._outbox_send.send({"type": "ended", "error": str(exc)})
-        else:
-            await self._outbox_send.send({"type": "ended", "error": None})
-        await self._outbox_send.send(ended)
+            close, error = _Close(_INTERNAL_ERROR, "the session failed"), exc
+        await self._outbox_send.send(ended_event(error))
+        await self._outbox_send.send(close)
 
     async def _write(self, scope: trio.CancelScope) -> None:
         """The one task that writes to the page."""
