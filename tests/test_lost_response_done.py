@@ -86,13 +86,20 @@ async def test_the_gate_never_holds_for_ever(
     assert statistics.released_responses == 1
 
 
-async def test_a_stream_losing_a_done_keeps_flowing(nursery: trio.Nursery) -> None:
+async def test_a_stream_losing_a_done_keeps_flowing(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
     """Many server-VAD turns, one ``response.done`` lost early: every later app request
-    still goes out (the unfixed gate held all of them for good)."""
+    still goes out (the unfixed gate held all of them for good).
+
+    Whether the gate sees a turn's request or the server's ``response.created`` first is a
+    race, as on the wire: if the request comes second, the one behind the lost done waits
+    until the server has been silent ``stale_after`` seconds (the mock clock's)."""
     fake = FakeProvider()
     app = AppInbox()
     with trio.fail_after(10):
-        async with open_session(fake, middleware=[ResponseGate()], transport=fake) as s:
+        gate = ResponseGate(stale_after=1)
+        async with open_session(fake, middleware=[gate], transport=fake) as s:
             nursery.start_soon(app.drain, s)
             for turn in range(50):
                 fake.send_nowait(created(f"vad{turn}"))

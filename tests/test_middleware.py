@@ -44,12 +44,8 @@ async def test_observe_sees_everything_in_order_and_forwards_it() -> None:
     client_seen: list[m.ClientMessage] = []
     server_seen: list[m.ServerMessage] = []
 
-    async def on_server(message: m.ServerMessage) -> None:
-        await trio.lowlevel.checkpoint()
-        server_seen.append(message)
-
     fake = FakeProvider([CREATED, *response_events("resp_1")])
-    stage = observe(on_client=client_seen.append, on_server=on_server)
+    stage = observe(on_client=client_seen.append, on_server=server_seen.append)
     with trio.fail_after(5):
         async with open_session(fake, middleware=[stage], transport=fake) as session:
             await session.send(m.InputAudioBufferCommit(message_id="a"))

@@ -8,13 +8,22 @@
 - ``Logging`` and ``OpenTelemetry`` observe every message (``docs/observability.md``).
   Recording a connection is a transport's job (``rtsession.transport.RecordingTransport``),
   replaying it a test's (``rtsession.testing.ReplayTransport``).
-- ``observe`` turns plain callbacks into an observing stage; ``Relay`` and
-  ``run_relay`` are the base for stages that forward what they do not consume.
+- ``observe`` turns plain callbacks into an observing stage. ``FusedRelay`` is the base for
+  stages whose per-message work is synchronous (``FusedStage``: run inside the session's
+  tasks, no task hop); ``Relay`` and ``run_relay`` for stages that need a task of their own
+  (``Stage``). Both forward what they do not consume.
 
 See ``docs/middleware.md``.
 """
 
 from .._public import publish
+from ..session._fused import (
+    FusedLink as FusedLink,
+    FusedRelay as FusedRelay,
+    FusedStage as FusedStage,
+    Middleware as Middleware,
+    RelayMaker as RelayMaker,
+)
 from ..session._stage import (
     Stage as Stage,
     StageChannels as StageChannels,
@@ -45,11 +54,16 @@ from ._tools import (
 __all__ = [
     "BargeIn",
     "FunctionInvocation",
+    "FusedLink",
+    "FusedRelay",
+    "FusedStage",
     "Invoker",
     "Link",
     "Logging",
+    "Middleware",
     "OpenTelemetry",
     "Relay",
+    "RelayMaker",
     "ResponseGate",
     "Stage",
     "StageChannels",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Literal, final
 
 import attrs
@@ -33,9 +33,8 @@ from ..messages import (
     ToolCallCancellation,
 )
 from ..session import OpenResponses
-from ..session._stage import StageChannels, StageContext
+from ..session._fused import FusedLink, FusedRelay, RelayMaker
 from ._gate import ResponseGate
-from ._stage_kit import Link, Relay, run_chain, run_relay
 from ._tools import (
     Invoker,
     ToolApproval,
@@ -190,12 +189,11 @@ class FunctionInvocation:
         """What the stage advertises, one ``FunctionTool`` per tool."""
         return self._settings.function_tools
 
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        """Invoke tools until both inputs have ended."""
-        invoke = functools.partial(run_relay, functools.partial(_Invocations, self._settings))
-        await run_chain(
-            (invoke, ResponseGate().run) if self._gate else (invoke,), context, channels
-        )
+    def fuse(self) -> Sequence[RelayMaker]:
+        """Per session, the calls' relay and, with ``gate``, a ``ResponseGate``'s on its
+        provider side (``FusedStage``); tools run in child tasks."""
+        invocations = functools.partial(_Invocations, self._settings)
+        return (invocations, *ResponseGate().fuse()) if self._gate else (invocations,)
 
 
 def _by_name(tools: Iterable[Callable[..., Any] | ToolFunction]) -> dict[str, ToolFunction]:
@@ -266,10 +264,10 @@ class _Response:
     error: Exception | None = None  # the last exception a tool of it raised
 
 
-class _Invocations(Relay):
+class _Invocations(FusedRelay):
     """One session's calls."""
 
-    def __init__(self, settings: _Settings, link: Link) -> None:
+    def __init__(self, settings: _Settings, link: FusedLink) -> None:
         super().__init__(link)
         self._settings = settings
         self._limiter = trio.CapacityLimiter(settings.max_concurrency or math.inf)
@@ -280,21 +278,28 @@ class _Invocations(Relay):
         self._failing = 0  # round trips in a row, this turn, with a failed call
         self._approvals: dict[str, tuple[ToolFunction, _Call, str]] = {}  # by call_id
         self._advertised = False
+        self._handlers: dict[type[ServerMessage], Callable[[ServerMessage], None]] = {
+            ResponseOutputItemDone: self._item_done,
+            ResponseCreated: self._response_created,
+            ResponseDone: self._done,
+            ToolCallCancellation: self._cancellation,
+            InputAudioBufferSpeechStarted: self._new_turn,
+            InputAudioBufferCommitted: self._new_turn,
+        }
 
     # --- app side ------------------------------------------------------------------------------
 
-    async def client_message(self, message: ClientMessage) -> None:
+    def client_message(self, message: ClientMessage) -> ClientMessage | None:
         if isinstance(message, ToolApproval):
-            await self._approval(message)
-            return
+            self._approval(message)
+            return None
         if isinstance(message, SessionUpdate):
             message = self._advertise(message)
         elif not self._advertised:
             self._advertised = True
             if self.link.context.options.kind == "conversation":
                 tools = self._settings.function_tools
-                await self.link.to_provider(SessionUpdate(session=SessionOptions(tools=tools)))
-        await self.link.to_provider(message)
+                self.link.to_provider(SessionUpdate(session=SessionOptions(tools=tools)))
         if isinstance(message, ResponseCreate) and message.conversation == "none":
             self._open.requested_out_of_band()
         elif isinstance(message, ConversationItemCreate):
@@ -304,7 +309,10 @@ class _Invocations(Relay):
             elif isinstance(item, FunctionCallOutputItem):
                 call = self._pending.get(item.call_id)
                 if call is not None and call.by_app:
-                    await self._answered(call, None)
+                    self.link.to_provider(message)  # before the outputs it may complete
+                    self._answered(call, None)
+                    return None
+        return message
 
     def _advertise(self, update: SessionUpdate) -> SessionUpdate:
         first, self._advertised = not self._advertised, True
@@ -322,28 +330,39 @@ class _Invocations(Relay):
 
     # --- provider side -------------------------------------------------------------------------
 
-    async def server_message(self, message: ServerMessage) -> None:
-        await self.link.to_app(message)
-        if isinstance(message, ResponseOutputItemDone):
-            if isinstance(message.item, FunctionCallItem):
-                await self._take(message.response_id, message.item)
-        elif isinstance(message, ResponseCreated):
-            for superseded in self._open.created(message.response.id):
-                # Its ResponseDone was lost: answer its calls, do not go on after them.
-                await self._response_done(Response(id=superseded, status="incomplete"))
-        elif isinstance(message, ResponseDone):
-            self._open.done(message.response.id)
-            await self._response_done(message.response)
-        elif isinstance(message, ToolCallCancellation):
-            await self._cancel_calls(message.call_ids)
-        elif isinstance(message, InputAudioBufferSpeechStarted | InputAudioBufferCommitted):
-            self._new_turn()
+    def server_message(self, message: ServerMessage) -> ServerMessage | None:
+        handle = self._handlers.get(type(message))
+        if handle is None:
+            return message
+        self.link.to_app(message)  # before the events it leads to
+        handle(message)
+        return None
 
-    def _new_turn(self) -> None:
+    def _item_done(self, message: ServerMessage) -> None:
+        assert isinstance(message, ResponseOutputItemDone)
+        if isinstance(message.item, FunctionCallItem):
+            self._take(message.response_id, message.item)
+
+    def _response_created(self, message: ServerMessage) -> None:
+        assert isinstance(message, ResponseCreated)
+        for superseded in self._open.created(message.response.id):
+            # Its ResponseDone was lost: answer its calls, do not go on after them.
+            self._response_done(Response(id=superseded, status="incomplete"))
+
+    def _done(self, message: ServerMessage) -> None:
+        assert isinstance(message, ResponseDone)
+        self._open.done(message.response.id)
+        self._response_done(message.response)
+
+    def _cancellation(self, message: ServerMessage) -> None:
+        assert isinstance(message, ToolCallCancellation)
+        self._cancel_calls(message.call_ids)
+
+    def _new_turn(self, _: object = None) -> None:
         self._round_trips = 0
         self._failing = 0
 
-    async def _take(self, response_id: str, item: FunctionCallItem) -> None:
+    def _take(self, response_id: str, item: FunctionCallItem) -> None:
         if item.call_id is None or item.call_id in self._pending:
             _logger.warning("function call %s has no call_id, or a repeated one", item.id)
             return
@@ -369,9 +388,9 @@ class _Invocations(Relay):
         if unknown == "end_turn":
             _logger.info("the model called an unknown function %r: the turn ends", call.name)
             response.go_on = False
-            await self._answered(call, None)  # the app's to answer, or not
+            self._answered(call, None)  # the app's to answer, or not
             return
-        await self.link.to_app(
+        self.link.to_app(
             ToolInvocationStarted(
                 name=call.name,
                 call_id=call.call_id,
@@ -381,15 +400,15 @@ class _Invocations(Relay):
         )
         if response.over_limit:
             response.go_on = False
-            await self._answered(call, _OVER_LIMIT)
+            self._answered(call, _OVER_LIMIT)
         elif tool is None:
             _logger.warning("the model called an unknown function %r", call.name)
-            await self._answered(
+            self._answered(
                 call, ToolResult("unknown_tool", error_output(_UNKNOWN.format(call.name)))
             )
         elif tool.requires_approval:
             self._approvals[call.call_id] = (tool, call, item.arguments)
-            await self.link.to_app(
+            self.link.to_app(
                 ToolApprovalRequested(
                     name=call.name,
                     call_id=call.call_id,
@@ -400,7 +419,7 @@ class _Invocations(Relay):
         else:
             self.link.nursery.start_soon(self._invoke, tool, call, item.arguments)
 
-    async def _approval(self, answer: ToolApproval) -> None:
+    def _approval(self, answer: ToolApproval) -> None:
         waiting = self._approvals.pop(answer.call_id, None)
         if waiting is None:
             _logger.warning("ToolApproval for %s: no call waits for approval", answer.call_id)
@@ -410,9 +429,7 @@ class _Invocations(Relay):
             self.link.nursery.start_soon(self._invoke, tool, call, arguments)
             return
         why = f": {answer.reason}" if answer.reason else ""
-        await self._answered(
-            call, ToolResult("rejected", error_output(f"The call was rejected{why}."))
-        )
+        self._answered(call, ToolResult("rejected", error_output(f"The call was rejected{why}.")))
 
     def _declared(self) -> set[str]:
         """The functions the session's options declare (the app's and this stage's)."""
@@ -444,9 +461,9 @@ class _Invocations(Relay):
             _logger.warning("tool %s did not finish within %s s", call.name, deadline)
             text = f"The function did not finish within {deadline:g} seconds."
             result = ToolResult("timed_out", error_output(text))
-        await self._answered(call, result)
+        await self.link.run_sync(self._answered, call, result)
 
-    async def _response_done(self, done: Response) -> None:
+    def _response_done(self, done: Response) -> None:
         response = None if done.id is None else self._responses.get(done.id)
         if response is None or done.id is None:
             return
@@ -457,17 +474,17 @@ class _Invocations(Relay):
             for call in response.calls:
                 self._cancel(call, "the response was cancelled")
                 if self._approvals.pop(call.call_id, None) is not None:
-                    await self._answered(call, _CANCELLED)  # no approval needed any more
-        await self._flush_if_answered(done.id)
+                    self._answered(call, _CANCELLED)  # no approval needed any more
+        self._flush_if_answered(done.id)
 
-    async def _cancel_calls(self, call_ids: Iterable[str]) -> None:
+    def _cancel_calls(self, call_ids: Iterable[str]) -> None:
         for call_id in call_ids:
             call = self._pending.get(call_id)
             if call is not None:
                 self._responses[call.response_id].go_on = False
                 call.void = True
                 self._cancel(call, "the provider cancelled the call")
-                await self._flush_if_answered(call.response_id)
+                self._flush_if_answered(call.response_id)
 
     def _cancel(self, call: _Call, reason: str) -> None:
         """Stop a call: a running tool is cancelled (its task answers it); one left to the
@@ -477,7 +494,7 @@ class _Invocations(Relay):
             del self._pending[call.call_id]
         call.scope.cancel(reason=reason)
 
-    async def _answered(self, call: _Call, result: ToolResult | None) -> None:
+    def _answered(self, call: _Call, result: ToolResult | None) -> None:
         """Record the answer (``None``: the app's own), tell the app, flush if it was the
         response's last."""
         call.answered = True
@@ -488,7 +505,7 @@ class _Invocations(Relay):
                 response = self._responses[call.response_id]
                 response.failed = True
                 response.error = result.exception or response.error
-            await self.link.to_app(
+            self.link.to_app(
                 ToolInvocationCompleted(
                     name=call.name,
                     call_id=call.call_id,
@@ -499,7 +516,7 @@ class _Invocations(Relay):
                     exception=result.exception,
                 )
             )
-        await self._flush_if_answered(call.response_id)
+        self._flush_if_answered(call.response_id)
 
     def _count_failures(self, response: _Response) -> None:
         """Count the round trips in a row whose calls failed; past the limit, end the
@@ -515,7 +532,7 @@ class _Invocations(Relay):
                 failures=self._failing,
             ) from response.error
 
-    async def _flush_if_answered(self, response_id: str) -> None:
+    def _flush_if_answered(self, response_id: str) -> None:
         """Once the response is done and all its calls answered, send the outputs and maybe a
         ``ResponseCreate``. The check and the removal have no await between them, so a
         response is flushed once even when its last call and its ``ResponseDone`` race."""
@@ -527,7 +544,7 @@ class _Invocations(Relay):
         for call in response.calls:
             if call.output is not None and not call.void:
                 output = FunctionCallOutputItem(call_id=call.call_id, output=call.output)
-                await self.link.to_provider(ConversationItemCreate(item=output))
+                self.link.to_provider(ConversationItemCreate(item=output))
         if response.go_on:
             self._round_trips += 1
-            await self.link.to_provider(ResponseCreate())
+            self.link.to_provider(ResponseCreate())

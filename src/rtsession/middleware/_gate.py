@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+from collections.abc import Sequence
 from functools import partial
 from typing import Final, final
 
@@ -20,8 +21,7 @@ from ..messages import (
     ServerMessage,
 )
 from ..session import OpenResponses
-from ..session._stage import StageChannels, StageContext
-from ._stage_kit import Link, Relay, run_relay
+from ..session._fused import FusedLink, FusedRelay, RelayMaker
 
 __all__ = ["ACTIVE_RESPONSE_ERROR", "ResponseGate"]
 
@@ -82,18 +82,16 @@ class ResponseGate:
             raise ValueError(f"stale_after must be positive or None, not {stale_after}")
         self._stale_after = stale_after
 
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        """Gate ``ResponseCreate`` until both inputs have ended.
-
-        Cancellation: held requests are dropped.
-        """
-        await run_relay(partial(_Gate, self._stale_after), context, channels)
+    def fuse(self) -> Sequence[RelayMaker]:
+        """One gate per session (``FusedStage``); held requests are dropped when the session
+        closes."""
+        return (partial(_Gate, self._stale_after),)
 
 
-class _Gate(Relay):
+class _Gate(FusedRelay):
     """One session's gate state."""
 
-    def __init__(self, stale_after: float | None, link: Link) -> None:
+    def __init__(self, stale_after: float | None, link: FusedLink) -> None:
         super().__init__(link)
         self._stale_after = stale_after
         self._held: collections.deque[ResponseCreate] = collections.deque()
@@ -104,20 +102,19 @@ class _Gate(Relay):
         self._watching = False
         self._ids = itertools.count(1)
 
-    async def client_message(self, message: ClientMessage) -> None:
+    def client_message(self, message: ClientMessage) -> ClientMessage | None:
         if not isinstance(message, ResponseCreate):
-            await self.link.to_provider(message)
-            return
+            return message
         if message.conversation == "none":
             self._open.requested_out_of_band()
-            await self.link.to_provider(message)
-            return
+            return message
         if message.message_id is None:
             message = attrs.evolve(message, message_id=f"gate-{next(self._ids)}")
         self._held.append(message)
-        await self._release()
+        self._release()
+        return None
 
-    async def server_message(self, message: ServerMessage) -> None:
+    def server_message(self, message: ServerMessage) -> ServerMessage | None:
         self._quiet_since = trio.current_time()
         if isinstance(message, ResponseCreated):
             self._released(self._open.created(message.response.id), "superseded by the next")
@@ -137,9 +134,9 @@ class _Gate(Relay):
                     sent.message_id,
                 )
                 self._held.appendleft(sent)
-                return
-        await self._release()
-        await self.link.to_app(message)
+                return None
+        self._release()
+        return message
 
     def _released(self, ids: tuple[str | None, ...], why: str) -> None:
         if not ids:
@@ -151,7 +148,7 @@ class _Gate(Relay):
         )
         self.link.context.count_released_responses(len(ids))
 
-    async def _release(self) -> None:
+    def _release(self) -> None:
         """Send the next held request if no response is active (check and send are one step:
         no await between them, so the two directions cannot both send)."""
         if not self._held:
@@ -163,7 +160,7 @@ class _Gate(Relay):
             return
         self._sent = self._held.popleft()
         self._awaiting = True
-        await self.link.to_provider(self._sent)
+        self.link.to_provider(self._sent)
 
     async def _watch(self, stale_after: float) -> None:
         """While requests are held behind an active response: once the server has been
@@ -174,11 +171,15 @@ class _Gate(Relay):
                 if trio.current_time() < deadline:
                     await trio.sleep_until(deadline)
                     continue
-                released = self._open.release_all()
-                if self._awaiting:
-                    released += (None if self._sent is None else self._sent.message_id,)
-                self._released(released, f"no server message for {stale_after:g} s")
-                self._awaiting, self._sent = False, None
-                await self._release()
+                await self.link.run_sync(self._expire, stale_after)
         finally:
             self._watching = False
+
+    def _expire(self, stale_after: float) -> None:
+        """Stop waiting for the active response(s), and send the next held request."""
+        released = self._open.release_all()
+        if self._awaiting:
+            released += (None if self._sent is None else self._sent.message_id,)
+        self._released(released, f"no server message for {stale_after:g} s")
+        self._awaiting, self._sent = False, None
+        self._release()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Sequence
+from functools import partial
 from typing import Final, cast, final, get_args
 
 import attrs
@@ -26,7 +27,8 @@ from ..messages import (
     ServerMessage,
     Tool,
 )
-from ..session._stage import StageChannels, StageContext
+from ..session._fused import FusedLink, FusedRelay, RelayMaker
+from ..session._stage import StageContext
 from ..wire._frames import (
     MAX_JSON_DEPTH,
     Encoding,
@@ -37,7 +39,6 @@ from ..wire._frames import (
     set_path,
     too_deep,
 )
-from ._stage_kit import observe
 
 __all__ = ["LOGGER_NAME", "Logging"]
 
@@ -230,48 +231,58 @@ class Logging:
         self._level = level
         self._include_content = include_content
 
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        """Log and forward every message until both directions end."""
-        describer = _Describer(context, self._include_content)
-        self._logger.log(
-            self._level,
+    def fuse(self) -> Sequence[RelayMaker]:
+        """One relay per session that logs and forwards every message (``FusedStage``)."""
+        return (partial(_SessionLog, self._logger, self._level, self._include_content),)
+
+
+class _SessionLog(FusedRelay):
+    """One session's records: opened and closed, and one per message."""
+
+    def __init__(
+        self, logger: logging.Logger, level: int, include_content: bool, link: FusedLink
+    ) -> None:
+        super().__init__(link)
+        self._describer = _Describer(link.context, include_content)
+        self._logger = logger
+        self._level = level
+        self._alert_level = max(level, logging.WARNING)
+        logger.log(
+            level,
             "session started: provider=%s model=%s",
-            context.provider_name,
-            context.model,
+            link.context.provider_name,
+            link.context.model,
         )
-        observer = observe(
-            on_client=self._recorder("send", describer),
-            on_server=self._recorder("receive", describer),
+
+    def client_message(self, message: ClientMessage) -> ClientMessage:
+        if self._logger.isEnabledFor(self._level):
+            self._record("send", self._level, message)
+        return message
+
+    def server_message(self, message: ServerMessage) -> ServerMessage:
+        level = self._level
+        if isinstance(message, Error | InvalidServerMessage):
+            level = self._alert_level
+        if self._logger.isEnabledFor(level):
+            self._record("receive", level, message)
+        return message
+
+    def close(self) -> None:
+        self._logger.log(self._level, "session ended")
+
+    def _record(self, direction: str, level: int, message: ClientMessage | ServerMessage) -> None:
+        fields = self._describer.fields(message)
+        name = type(message).__name__
+        text = "".join(f" {key}={_render(value)}" for key, value in fields.items())
+        self._logger.log(
+            level,
+            "%s %s%s",
+            direction,
+            name,
+            text,
+            extra={
+                "rtsession_direction": direction,
+                "rtsession_type": name,
+                "rtsession_fields": fields,
+            },
         )
-        try:
-            await observer.run(context, channels)
-        finally:
-            self._logger.log(self._level, "session ended")
-
-    def _recorder(
-        self, direction: str, describer: _Describer
-    ) -> Callable[[ClientMessage | ServerMessage], None]:
-        logger, base_level = self._logger, self._level
-        alert_level = max(base_level, logging.WARNING)
-
-        def record(message: ClientMessage | ServerMessage) -> None:
-            level = alert_level if isinstance(message, Error | InvalidServerMessage) else base_level
-            if not logger.isEnabledFor(level):
-                return
-            fields = describer.fields(message)
-            name = type(message).__name__
-            text = "".join(f" {key}={_render(value)}" for key, value in fields.items())
-            logger.log(
-                level,
-                "%s %s%s",
-                direction,
-                name,
-                text,
-                extra={
-                    "rtsession_direction": direction,
-                    "rtsession_type": name,
-                    "rtsession_fields": fields,
-                },
-            )
-
-        return record

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Final, final
 
 import attrs
@@ -47,8 +48,7 @@ from ..messages import (
     UsageMetadata,
 )
 from ..session import OpenResponses
-from ..session._stage import StageChannels, StageContext
-from ._stage_kit import observe
+from ..session._fused import FusedLink, FusedRelay, RelayMaker
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import Meter, MeterProvider
@@ -251,17 +251,9 @@ class OpenTelemetry:
         self._instruments = _Instruments(meter)
         self._include_content = _content_from_env() if include_content is None else include_content
 
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        """Observe and forward every message until both directions end."""
-        telemetry = _SessionTelemetry(
-            self._tracer, self._instruments, context, self._include_content
-        )
-        try:
-            await observe(on_client=telemetry.on_client, on_server=telemetry.on_server).run(
-                context, channels
-            )
-        finally:
-            telemetry.close()
+    def fuse(self) -> Sequence[RelayMaker]:
+        """One relay per session that records and forwards every message (``FusedStage``)."""
+        return (partial(_SessionTelemetry, self._tracer, self._instruments, self._include_content),)
 
 
 _MODALITIES: Final[Mapping[type[ServerMessage], str]] = {
@@ -289,12 +281,14 @@ class _OpenTool:
 
 
 @final
-class _SessionTelemetry:
-    """One session's open spans and pending timings, fed every message by the stage."""
+class _SessionTelemetry(FusedRelay):
+    """One session's open spans and pending timings, fed every message."""
 
     def __init__(
-        self, tracer: Tracer, instruments: _Instruments, context: StageContext, content: bool
+        self, tracer: Tracer, instruments: _Instruments, content: bool, link: FusedLink
     ) -> None:
+        super().__init__(link)
+        context = link.context
         self._tracer = tracer
         self._instruments = instruments
         self._context = context
@@ -331,7 +325,7 @@ class _SessionTelemetry:
 
     # --- the two directions --------------------------------------------------------------
 
-    def on_client(self, message: ClientMessage) -> None:
+    def client_message(self, message: ClientMessage) -> ClientMessage:
         if isinstance(message, ResponseCreate):
             if message.conversation == "none":
                 self._open.requested_out_of_band()
@@ -344,8 +338,9 @@ class _SessionTelemetry:
                 self._end_tool(message.item)
             if self._content is not None:
                 self._content.add_input(message.item)
+        return message
 
-    def on_server(self, message: ServerMessage) -> None:
+    def server_message(self, message: ServerMessage) -> ServerMessage:
         handler = self._server_handlers.get(type(message))
         if handler is not None:
             handler(message)
@@ -354,6 +349,7 @@ class _SessionTelemetry:
             open_response = self._responses.get(getattr(message, "response_id", None))
             if open_response is not None:
                 open_response.received[modality] = None
+        return message
 
     def close(self) -> None:
         """End what is still open (the session is over): ``session_closed`` after a normal

@@ -1,19 +1,21 @@
 """The stage toolkit: a per-session relay that forwards what it does not consume, the loops
-that drive it, an observer built from plain callbacks, and stages run as one."""
+that drive it, and a fused observer built from plain callbacks."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias, TypeVar, final
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import TypeVar, final
 
 import trio
 
 from .._groups import collapse, reraise
 from ..messages import ClientMessage, ServerMessage
-from ..session._stage import Stage, StageChannels, StageContext
+from ..session._fused import FusedLink, FusedRelay, FusedStage, RelayMaker
+from ..session._stage import StageChannels, StageContext
 
-__all__ = ["Link", "Relay", "StageRun", "observe", "run_chain", "run_relay"]
+__all__ = ["Link", "Relay", "observe", "run_relay"]
 
 _M = TypeVar("_M", ClientMessage, ServerMessage)
 
@@ -131,64 +133,24 @@ async def _client_loop(relay: Relay, channels: StageChannels, ended: trio.Event)
     ended.set()
 
 
-StageRun: TypeAlias = Callable[[StageContext, StageChannels], Awaitable[None]]
-"""A stage's ``run`` method (or any function like it)."""
-
-
-async def run_chain(
-    runs: Sequence[StageRun], context: StageContext, channels: StageChannels
-) -> None:
-    """Run several stages as one, the first nearest the app (as ``middleware=`` would).
-
-    Args:
-        runs: the stages' ``run`` methods, at least one.
-        context: the stage context ``run`` was given.
-        channels: the channels ``run`` was given.
-    """
-    try:
-        async with trio.open_nursery() as nursery:
-            from_app, to_app = channels.from_app, channels.to_app
-            for run in runs[:-1]:
-                to_next, next_from_app = trio.open_memory_channel[ClientMessage](0)
-                next_to_app, from_next = trio.open_memory_channel[ServerMessage](0)
-                own = StageChannels(from_app, to_next, from_next, to_app)
-                nursery.start_soon(_run_linked, run, context, own, (to_next, next_to_app))
-                from_app, to_app = next_from_app, next_to_app
-            last = StageChannels(from_app, channels.to_provider, channels.from_provider, to_app)
-            await runs[-1](context, last)
-    except BaseExceptionGroup as group:
-        reraise(collapse(group))
-
-
-async def _run_linked(
-    run: StageRun,
-    context: StageContext,
-    channels: StageChannels,
-    owned: tuple[trio.MemorySendChannel[ClientMessage], trio.MemorySendChannel[ServerMessage]],
-) -> None:
-    to_next, to_previous = owned
-    with to_next, to_previous:  # closed however run ends, as the session does for its stages
-        await run(context, channels)
-
-
 def observe(
     *,
     on_client: Callable[[ClientMessage], object] | None = None,
     on_server: Callable[[ServerMessage], object] | None = None,
-) -> Stage:
-    """A stage that shows every message to a callback, then forwards it unchanged.
+) -> FusedStage:
+    """A fused stage that shows every message to a callback, then forwards it unchanged.
 
     ::
 
         middleware=[observe(on_server=lambda message: counts.update([type(message)]))]
 
-    A callback is called with each message, in wire order, before the message is forwarded;
-    it may be a plain function or an ``async`` one (anything returning an awaitable is
-    awaited). Callbacks run inline in the stage's task for that direction, so their run time
-    delays that direction's stream (the other direction keeps flowing): keep them to
-    microseconds. For slow work (exporting, writing files), hand the message to a task of
-    your own, e.g. with ``send_nowait`` on a bounded memory channel, and decide there what
-    to do when it is full. An exception from a callback ends the session.
+    A callback is called with each message, in wire order, before the message is forwarded.
+    Callbacks are synchronous and run inline, in the task that carries the message (the
+    stage has no task of its own, ``FusedRelay``): their run time delays that direction's
+    stream, so keep them to microseconds. For slow work (exporting, writing files), hand the
+    message to a task of your own, e.g. with ``send_nowait`` on a bounded memory channel,
+    and decide there what to do when it is full. An exception from a callback ends the
+    session.
 
     Args:
         on_client: called with each client message going toward the provider.
@@ -196,7 +158,17 @@ def observe(
 
     Returns:
         The stage, for ``open_session(..., middleware=[...])``.
+
+    Raises:
+        TypeError: a callback is an ``async`` function (at the call), or returns an
+            awaitable (ending the session): write a ``Relay`` stage for async work.
     """
+    for callback in (on_client, on_server):
+        if inspect.iscoroutinefunction(callback):
+            raise TypeError(
+                f"observe() callbacks are synchronous, and {callback!r} is async: "
+                "write a Relay stage for work that awaits"
+            )
     return _Observer(on_client, on_server)
 
 
@@ -212,36 +184,31 @@ class _Observer:
         self._on_client = on_client
         self._on_server = on_server
 
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        await run_relay(self._relay, context, channels)
-
-    def _relay(self, link: Link) -> Relay:
-        return _ObservingRelay(link, self._on_client, self._on_server)
+    def fuse(self) -> Sequence[RelayMaker]:
+        return (partial(_ObservingRelay, self._on_client, self._on_server),)
 
 
-class _ObservingRelay(Relay):
+class _ObservingRelay(FusedRelay):
     def __init__(
         self,
-        link: Link,
         on_client: Callable[[ClientMessage], object] | None,
         on_server: Callable[[ServerMessage], object] | None,
+        link: FusedLink,
     ) -> None:
         super().__init__(link)
-        self._on_client = on_client
-        self._on_server = on_server
-
-    async def client_message(self, message: ClientMessage) -> None:
-        if self._on_client is not None:
-            await _call(self._on_client, message)
-        await self.link.to_provider(message)
-
-    async def server_message(self, message: ServerMessage) -> None:
-        if self._on_server is not None:
-            await _call(self._on_server, message)
-        await self.link.to_app(message)
+        if on_client is not None:
+            self.client_message = partial(_call, on_client)  # type: ignore[method-assign]
+        if on_server is not None:
+            self.server_message = partial(_call, on_server)  # type: ignore[method-assign]
 
 
-async def _call(callback: Callable[[_M], object], message: _M) -> None:
+def _call(callback: Callable[[_M], object], message: _M) -> _M:
     result = callback(message)
-    if inspect.isawaitable(result):
-        await result
+    if result is not None and inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError(
+            f"observe() callbacks are synchronous, and {callback!r} returned an awaitable: "
+            "write a Relay stage for work that awaits"
+        )
+    return message

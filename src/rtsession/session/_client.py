@@ -9,9 +9,9 @@ from typing import final
 from ..messages import SessionOptions, merge_options
 from ..providers import Provider
 from ..transport import Transport
+from ._fused import Middleware
 from ._reconnect import Reconnect
 from ._session import Session, open_session
-from ._stage import Stage
 
 __all__ = ["RealtimeClient"]
 
@@ -52,7 +52,7 @@ class RealtimeClient:
         provider: Provider,
         *,
         options: SessionOptions | None = None,
-        middleware: Iterable[Stage] = (),
+        middleware: Iterable[Middleware] = (),
         transport: Transport | None = None,
         reconnect: Reconnect | None = None,
     ) -> None:

@@ -24,7 +24,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, Final, Generic, TypeVar, final
+from typing import Any, Final, Generic, Protocol, TypeVar, final
 
 import attrs
 import trio
@@ -46,6 +46,7 @@ from ..messages import (
 from ..providers import Provider, ResumableProvider
 from ..transport import Connection, Transport
 from ..wire import Codec, Frame
+from ._fused import ChannelSink, ServerIn
 from ._ledger import Cutover, Ended, Ledger, Leg, LegState, no_connection
 from ._reconnect import Reconnect
 from ._send_channel import SendHub
@@ -79,8 +80,9 @@ class ProviderEnd:
         hub: the app-side send channel's hub (validates with the current codec).
         connection: the first connection, open.
         codec: its codec.
-        inbox: client messages from the end of the middleware chain.
-        outbox: server messages toward the chain.
+        inbox: client messages from the end of the middleware chain (a memory channel, or
+            the client side of fused stages).
+        outbox: where server messages go toward the chain.
         reconnect: the policy, or ``None``: the first connection's close ends the session.
     """
 
@@ -93,8 +95,8 @@ class ProviderEnd:
         hub: SendHub,
         connection: Connection,
         codec: Codec,
-        inbox: trio.MemoryReceiveChannel[ClientMessage],
-        outbox: trio.MemorySendChannel[ServerMessage],
+        inbox: Inbox,
+        outbox: ChannelSink | ServerIn,
         reconnect: Reconnect | None,
     ) -> None:
         self._provider = provider
@@ -282,28 +284,14 @@ class ProviderEnd:
                         state.options = message.session
                     else:
                         conversation.observe(message)
-                    # When the next hop is already waiting, hand the message over without
-                    # the yield ``send`` adds (docs/benchmarks/METHOD.md, tuning 1); every
-                    # frame still checkpoints in ``connection.receive()``.
-                    try:
-                        outbox.send_nowait(message)
-                    except trio.WouldBlock:
-                        await self._deliver(message)
-                    except (trio.BrokenResourceError, trio.ClosedResourceError):
-                        pass
+                    # Without a yield when the next hop is already waiting; every frame
+                    # still checkpoints in ``connection.receive()``.
+                    await outbox.deliver(message)
                 if ledger.changed:
                     self._wake()
         finally:
             del self._reading[leg.number]
             self._end_stream()
-
-    async def _deliver(self, message: ServerMessage) -> None:
-        """Pass ``message`` toward the app; if the app side stopped listening, drop it and
-        keep serving the socket (pings, the close handshake)."""
-        try:  # noqa: SIM105 -- a try costs nothing here, suppress() a call
-            await self._outbox.send(message)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            pass
 
     # --- endings -----------------------------------------------------------------------------
 
@@ -441,7 +429,7 @@ class ProviderEnd:
         follows it. ``False`` if it closed or did not answer in time."""
         new = cutover.new
         for message in cutover.close_out:
-            await self._deliver(message)
+            await self._outbox.deliver(message)
         self._connections[new.number] = connection
         self._start_reader(new)
         if cutover.setup is not None:
@@ -488,6 +476,15 @@ def _whole_samples(message: ServerMessage, frame: Frame, state: SessionState) ->
 
 
 _T = TypeVar("_T")
+
+
+class Inbox(Protocol):
+    """Where the writer takes client messages: a memory channel, or the client side of fused
+    stages."""
+
+    def receive_nowait(self) -> ClientMessage: ...
+
+    async def receive(self) -> ClientMessage: ...
 
 
 @attrs.define(eq=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Final, TypeVar, final
+from typing import Final, TypeVar, cast, final
 
 import trio
 
@@ -18,6 +18,16 @@ from ..transport import Transport, TrioWebsocketTransport
 from ..wire import Codec
 from ._conversation import Conversation
 from ._end import ProviderEnd
+from ._fused import (
+    ChannelSink,
+    ClientOut,
+    FusedStage,
+    Fusion,
+    Middleware,
+    RelayMaker,
+    ServerIn,
+    Upstream,
+)
 from ._receive_channel import SessionReceiveChannel
 from ._reconnect import Reconnect
 from ._send_channel import SendHub, SessionSendChannel
@@ -185,10 +195,10 @@ class Session(metaclass=NoPublicConstructor):
 
 _StageWiring = tuple[
     Stage,
-    trio.MemoryReceiveChannel[ClientMessage],
-    trio.MemorySendChannel[ClientMessage],
+    "trio.MemoryReceiveChannel[ClientMessage] | ClientOut",
+    trio.MemorySendChannel[Upstream],
     trio.MemoryReceiveChannel[ServerMessage],
-    trio.MemorySendChannel[ServerMessage],
+    "trio.MemorySendChannel[ServerMessage] | ServerIn",
 ]
 
 
@@ -196,33 +206,59 @@ _StageWiring = tuple[
 class _Pipeline:
     """The channels and tasks between the app and the connection, and their shutdown.
 
-    With ``middleware=[a, b]``::
+    With ``middleware=[a, b]``, task stages::
 
         app -> hub -> a -> b -> writer -> socket
         app <------- a <- b <- reader <- socket
 
-    The writer and the readers are the pipeline's end, a
-    ``ProviderEnd``.
+    Consecutive fused stages have no task and no channel of their own: their client hooks
+    run in the task that receives from them (the writer, or the task stage after them),
+    their server hooks in the task that sends into them (the reader, or that task stage).
+    The writer and the readers are the pipeline's end, a ``ProviderEnd``.
     """
 
-    __slots__ = ("_context", "_stages", "_state", "end", "end_channels", "hub", "receive")
+    __slots__ = (
+        "_context",
+        "_fusions",
+        "_stages",
+        "_state",
+        "end",
+        "end_channels",
+        "hub",
+        "receive",
+    )
 
     end: ProviderEnd
 
-    def __init__(self, codec: Codec, state: SessionState, stages: tuple[Stage, ...]) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        state: SessionState,
+        stages: tuple[Middleware, ...],
+        nursery: trio.Nursery,
+    ) -> None:
         self._state = state
         self._context = StageContext._create(state, type(codec).client_types)
-        first_send, client_in = trio.open_memory_channel[ClientMessage](0)
-        server_out, self.receive = trio.open_memory_channel[ServerMessage](0)
+        client_send, client_in = trio.open_memory_channel[Upstream](0)
+        toward_app, self.receive = trio.open_memory_channel[ServerMessage](0)
         served = frozenset(cls for stage in stages for cls in getattr(stage, "serves", ()))
-        self.hub = SendHub(state, codec, first_send, served)
+        self.hub = SendHub(state, codec, client_send, served)
         self._stages: list[_StageWiring] = []
-        for stage in stages:  # from the app side toward the provider
-            to_provider, next_client_in = trio.open_memory_channel[ClientMessage](0)
-            next_server_out, from_provider = trio.open_memory_channel[ServerMessage](0)
-            self._stages.append((stage, client_in, to_provider, from_provider, server_out))
-            client_in, server_out = next_client_in, next_server_out
-        self.end_channels = (client_in, server_out)
+        self._fusions: list[Fusion] = []
+        app_side: trio.MemoryReceiveChannel[ClientMessage] | ClientOut = _clients(client_in)
+        sink: trio.MemorySendChannel[ServerMessage] | ServerIn = toward_app
+        for unit in _units(stages):  # from the app side toward the provider
+            if isinstance(unit, list):
+                assert isinstance(sink, trio.MemorySendChannel)  # fused runs are maximal
+                fusion = Fusion(unit, self._context, nursery, (client_send, client_in), sink)
+                self._fusions.append(fusion)
+                app_side, sink = fusion.client_out, fusion.server_in
+                continue
+            to_provider, client_in = trio.open_memory_channel[Upstream](0)
+            next_sink, from_provider = trio.open_memory_channel[ServerMessage](0)
+            self._stages.append((unit, app_side, to_provider, from_provider, sink))
+            client_send, app_side, sink = to_provider, _clients(client_in), next_sink
+        self.end_channels = (app_side, sink if isinstance(sink, ServerIn) else ChannelSink(sink))
 
     def start(self, nursery: trio.Nursery, end: ProviderEnd) -> None:
         """Start the stage tasks and the provider end."""
@@ -236,7 +272,8 @@ class _Pipeline:
 
         Call shielded. Ends the stream toward the provider so the stages and the writer pass
         on what was accepted; stops the writer (after FLUSH_TIMEOUT if the chain does not
-        end), then sends the close frame and waits for the server's (transport-bounded).
+        end), then sends the close frame and waits for the server's (transport-bounded);
+        then the fused stages' ``close`` runs, if it has not.
         """
         self._state.mark_closed(
             SessionClosedError("the session is closed", code=1000, closed_by="client")
@@ -246,18 +283,45 @@ class _Pipeline:
             await self.end.finished.wait()
         self.end.stop()
         await self.end.aclose()
+        for fusion in self._fusions:
+            fusion.segment.close()
+
+
+def _units(stages: tuple[Middleware, ...]) -> list[Stage | list[RelayMaker]]:
+    """The stages as the pipeline runs them: task stages alone, consecutive fused stages'
+    relays together."""
+    units: list[Stage | list[RelayMaker]] = []
+    for stage in stages:
+        if not isinstance(stage, FusedStage):
+            units.append(stage)
+        elif units and isinstance(units[-1], list):
+            units[-1].extend(stage.fuse())
+        else:
+            units.append(list(stage.fuse()))
+    return units
+
+
+def _clients(
+    channel: trio.MemoryReceiveChannel[Upstream],
+) -> trio.MemoryReceiveChannel[ClientMessage]:
+    """A channel a task (stage or writer) receives client messages from: only a segment
+    gets injected messages, and it takes them off before the next task."""
+    return cast("trio.MemoryReceiveChannel[ClientMessage]", channel)
 
 
 async def _run_stage(
     context: StageContext,
     stage: Stage,
-    from_app: trio.MemoryReceiveChannel[ClientMessage],
-    to_provider: trio.MemorySendChannel[ClientMessage],
+    from_app: trio.MemoryReceiveChannel[ClientMessage] | ClientOut,
+    to_provider: trio.MemorySendChannel[Upstream],
     from_provider: trio.MemoryReceiveChannel[ServerMessage],
-    to_app: trio.MemorySendChannel[ServerMessage],
+    to_app: trio.MemorySendChannel[ServerMessage] | ServerIn,
 ) -> None:
-    with to_app, to_provider:  # closed however run ends, so shutdown propagates
+    try:
         await stage.run(context, StageChannels(from_app, to_provider, from_provider, to_app))
+    finally:  # closed however run ends, so shutdown propagates
+        to_app.close()
+        to_provider.close()
 
 
 @asynccontextmanager
@@ -265,7 +329,7 @@ async def open_session(
     provider: Provider,
     options: SessionOptions | None = None,
     *,
-    middleware: Iterable[Stage] = (),
+    middleware: Iterable[Middleware] = (),
     transport: Transport | None = None,
     reconnect: Reconnect | None = None,
 ) -> AsyncIterator[Session]:
@@ -280,7 +344,8 @@ async def open_session(
 
     Inside, a nursery runs a reader task (frames to server messages), a writer task (client
     messages to frames; while the session runs, the only task that writes to the socket) and
-    one task per middleware stage. Connection errors are raised before the block runs.
+    one task per middleware stage that is not fused (fused stages run inside those tasks,
+    ``FusedStage``). Connection errors are raised before the block runs.
 
     Leaving the block, by its end, an exception or cancellation, closes the session: sends
     already accepted are flushed through the middleware (up to 1 s), the close frame (code
@@ -291,7 +356,8 @@ async def open_session(
     Args:
         provider: the service to connect to, e.g. ``OpenAIRealtime()``.
         options: if given, sent as ``SessionUpdate(session=options)`` right after connecting.
-        middleware: stages between the app and the provider; the first is nearest the app.
+        middleware: stages between the app and the provider, task stages (``Stage``) and
+            fused ones (``FusedStage``) mixed freely; the first is nearest the app.
         transport: how to open the WebSocket; default ``TrioWebsocketTransport``.
         reconnect: keep the session across connections (``Reconnect``): on the
             server's ``GoAway``, at the policy's ``max_connection_age``, and after a failure
@@ -328,7 +394,7 @@ async def open_session(
     try:
         async with trio.open_nursery() as nursery:
             connection = await transport.connect(nursery, request)
-            pipeline = _Pipeline(codec, state, stages)
+            pipeline = _Pipeline(codec, state, stages, nursery)
             inbox, outbox = pipeline.end_channels
             end = ProviderEnd(
                 provider=provider,

@@ -18,7 +18,7 @@ from .. import messages as m
 from .._errors import EncodeError, RTSessionError
 from .._groups import collapse, reraise
 from ..audio import G711_RATE, PlaybackTracker, Resampler, pcm16_to_ulaw, ulaw_to_pcm16
-from ..middleware import BargeIn, Stage
+from ..middleware import BargeIn, Middleware
 from ..providers import Provider
 from ..session import Session, open_session
 from ..wire._frames import session_encoding
@@ -176,7 +176,7 @@ async def serve_twilio(
     provider: Provider,
     options: m.SessionOptions | None = None,
     *,
-    middleware: Sequence[Stage] = (),
+    middleware: Sequence[Middleware] = (),
     on_event: OnEvent | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
@@ -251,7 +251,7 @@ async def _serve_call(
     provider: Provider,
     options: m.SessionOptions,
     g711: bool,
-    middleware: tuple[Stage, ...],
+    middleware: tuple[Middleware, ...],
     on_event: OnEvent | None,
     ws: trio_websocket.WebSocketConnection,
 ) -> None:

@@ -14,7 +14,7 @@ import trio
 from .._errors import RTSessionError
 from .._groups import collapse, reraise
 from ..messages import AudioFormat, SessionOptions
-from ..middleware import BargeIn, FunctionInvocation, Logging, Stage
+from ..middleware import BargeIn, FunctionInvocation, Logging, Middleware
 from ..providers import Provider
 from ..session import open_session
 from ._protocol import PROTOCOL, ended_event
@@ -109,7 +109,11 @@ def create_app(
             return
         await websocket.accept(subprotocol=PROTOCOL)
         connection = PageConnection(websocket, input_rate=input_rate, output_rate=output_rate)
-        middleware: list[Stage] = [BargeIn(connection), FunctionInvocation(functions), Logging()]
+        middleware: list[Middleware] = [
+            BargeIn(connection),
+            FunctionInvocation(functions),
+            Logging(),
+        ]
         try:
             async with open_session(provider, options, middleware=middleware) as session:
                 await connection.relay(session)
