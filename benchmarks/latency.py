@@ -83,7 +83,22 @@ class _MemoryProvider:
 
 def _stage_configs() -> dict[str, Callable[[], Sequence[Any]]]:
     from benchmarks._stacks import get_weather, make_stack, otel_providers
-    from rtsession.middleware import FunctionInvocation, Logging, OpenTelemetry, observe
+    from rtsession.middleware import (
+        FunctionInvocation,
+        Logging,
+        OpenTelemetry,
+        Relay,
+        StageChannels,
+        StageContext,
+        observe,
+        run_relay,
+    )
+
+    class TaskStage:
+        """A task stage that forwards everything: one task hop, the unit of the table."""
+
+        async def run(self, context: StageContext, channels: StageChannels) -> None:
+            await run_relay(Relay, context, channels)
 
     def logging_on() -> Sequence[Any]:
         logger = logging.getLogger("benchmarks.latency.records")
@@ -99,7 +114,8 @@ def _stage_configs() -> dict[str, Callable[[], Sequence[Any]]]:
 
     return {
         "none": lambda: (),
-        "observe() (no-op callback)": lambda: (observe(on_server=lambda m: None),),
+        "task stage (no-op Relay)": lambda: (TaskStage(),),
+        "observe() (no-op callback, fused)": lambda: (observe(on_server=lambda m: None),),
         "Logging (records off, the default level)": lambda: (Logging(),),
         "Logging (records on, NullHandler)": logging_on,
         "OpenTelemetry (SDK providers)": otel,

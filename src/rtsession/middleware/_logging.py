@@ -45,6 +45,9 @@ __all__ = ["LOGGER_NAME", "Logging"]
 LOGGER_NAME: Final = "rtsession.middleware.logging"
 """The logger ``Logging`` writes to unless given another."""
 
+_ALERTS: Final = frozenset({Error, InvalidServerMessage})
+"""Server messages logged at ``WARNING`` at least."""
+
 _METADATA: Final = frozenset(
     {
         "code",
@@ -260,9 +263,7 @@ class _SessionLog(FusedRelay):
         return message
 
     def server_message(self, message: ServerMessage) -> ServerMessage:
-        level = self._level
-        if isinstance(message, Error | InvalidServerMessage):
-            level = self._alert_level
+        level = self._alert_level if type(message) in _ALERTS else self._level
         if self._logger.isEnabledFor(level):
             self._record("receive", level, message)
         return message

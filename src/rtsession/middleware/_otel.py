@@ -260,9 +260,9 @@ _MODALITIES: Final[Mapping[type[ServerMessage], str]] = {
     ResponseOutputAudioDelta: "audio",
     ResponseOutputTextDelta: "text",
     ResponseOutputAudioTranscriptDelta: "transcription",
-    ResponseOutputItemDone: "item",
 }
-"""``gen_ai.realtime.received_modalities``: what a response delivered, as MEAI names it."""
+"""``gen_ai.realtime.received_modalities``: what a response delivered, as MEAI names it
+(and ``item`` for each ``ResponseOutputItemDone``)."""
 
 
 @attrs.define(eq=False)
@@ -344,11 +344,6 @@ class _SessionTelemetry(FusedRelay):
         handler = self._server_handlers.get(type(message))
         if handler is not None:
             handler(message)
-        modality = _MODALITIES.get(type(message))
-        if modality is not None:
-            open_response = self._responses.get(getattr(message, "response_id", None))
-            if open_response is not None:
-                open_response.received[modality] = None
         return message
 
     def close(self) -> None:
@@ -417,7 +412,12 @@ class _SessionTelemetry(FusedRelay):
 
     def _chunk(self, message: ServerMessage) -> None:
         open_response = self._responses.get(getattr(message, "response_id", None))
-        if open_response is None or open_response.first_chunk_seen:
+        if open_response is None:
+            return
+        modality = _MODALITIES.get(type(message))
+        if modality is not None:
+            open_response.received[modality] = None
+        if open_response.first_chunk_seen:
             return
         open_response.first_chunk_seen = True
         seconds = trio.current_time() - open_response.start.monotonic
@@ -490,6 +490,9 @@ class _SessionTelemetry(FusedRelay):
 
     def _output_item_done(self, message: ServerMessage) -> None:
         assert isinstance(message, ResponseOutputItemDone)
+        open_response = self._responses.get(message.response_id)
+        if open_response is not None:
+            open_response.received["item"] = None
         item = message.item
         if not isinstance(item, FunctionCallItem) or item.call_id is None:
             return

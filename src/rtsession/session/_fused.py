@@ -204,7 +204,7 @@ class _Segment:
             )
         self._work.append((position, toward_provider, message))
 
-    def client(self, position: int, message: ClientMessage) -> ClientMessage | None:
+    def client(self, message: ClientMessage, position: int = 0) -> ClientMessage | None:
         """In the consumer: run the client hooks from ``position`` on. Returns the one
         message to hand on, or ``None`` with any outputs left in ``provider_out`` and
         ``app_out``."""
@@ -224,16 +224,13 @@ class _Segment:
         finally:
             self._active = False
 
-    def server(self, message: ServerMessage, position: int | None = None) -> ServerMessage | None:
-        """Run the server hooks from ``position`` (default: the provider side) toward the
-        app. Returns the one message for the app, or ``None`` with any outputs left in
-        ``app_out`` and ``injections``."""
-        start = self._size - 1 if position is None else position
+    def server(self, message: ServerMessage) -> ServerMessage | None:
+        """Run every server hook, from the provider side toward the app. Returns the one
+        message for the app, or ``None`` with any outputs left in ``app_out`` and
+        ``injections``."""
         self._active = True
         try:
             for at, hook in self._server_hooks:
-                if at > start:
-                    continue
                 result = hook(message)
                 if self._work:
                     self._spill(at - 1, False, result, here=False)
@@ -411,9 +408,9 @@ class ClientOut(trio.abc.ReceiveChannel[ClientMessage]):
     def _take(self, item: ClientMessage | _Injected) -> ClientMessage | None:
         segment = self._segment
         if type(item) is _Injected:
-            message = segment.client(item.position, item.message)
+            message = segment.client(item.message, item.position)
         else:
-            message = segment.client(0, item)
+            message = segment.client(item)
         if segment.provider_out:
             self._ready.extend(segment.provider_out)
             segment.provider_out.clear()
@@ -466,25 +463,25 @@ class ServerIn(trio.abc.SendChannel[ServerMessage]):
     """A segment's provider-facing server side: sending runs the server hooks in the
     sending task, then hands the result on toward the app."""
 
-    __slots__ = ("_closed", "_fusion", "_segment")
+    __slots__ = ("_closed", "_fusion", "_segment", "_server")
 
     def __init__(self, fusion: Fusion) -> None:
         self._fusion = fusion
         self._segment = fusion.segment
+        self._server = fusion.segment.server
         self._closed = False
 
     async def deliver(self, message: ServerMessage) -> None:
         """Run the hooks and hand what comes out toward the app; without a checkpoint when
         the next hop is already waiting (the reader checkpoints on every frame)."""
-        segment = self._segment
-        result = segment.server(message)
+        result = self._server(message)
         if result is not None:
             try:
                 self._fusion.to_app_nowait(result)
             except trio.WouldBlock:
                 await self._fusion.to_app(result)
         else:
-            await segment.flush()
+            await self._segment.flush()
 
     async def send(self, value: ServerMessage) -> None:
         if self._closed:
