@@ -78,6 +78,10 @@ METRICS: dict[str, tuple[str, Metric]] = {
         "receive CPU us/event, default stack",
         _receive("default", "trio-websocket", 20000),
     ),
+    "receive-default-ws": (
+        "receive CPU us/event, default stack, websockets",
+        _receive("default", "websockets", 20000),
+    ),
     "receive-none-ws": (
         "receive CPU us/event, no middleware, websockets",
         _receive("none", "websockets", 20000),
@@ -103,6 +107,10 @@ METRICS: dict[str, tuple[str, Metric]] = {
     "stage-default-down": (
         "latency p50 us, server -> app, default stack",
         _stage("default stack (3 stages)", "down", 3000),
+    ),
+    "stage-default-up": (
+        "latency p50 us, app -> server, default stack",
+        _stage("default stack (3 stages)", "up", 3000),
     ),
 }
 

@@ -1,5 +1,5 @@
-"""A middleware stage of your own: it forwards everything and adds an app-side event with the
-whole text of each response. ``docs/middleware.md`` describes the stage contract.
+"""A middleware stage of your own (a fused one): it forwards everything and adds an app-side
+event with the whole text of each response. ``docs/middleware.md`` describes the stage contract.
 
     python examples/custom_stage.py
 """
@@ -12,7 +12,7 @@ import trio
 import rtsession
 from rtsession import messages as m
 from rtsession.local import open_local_server, protocol_only_engines
-from rtsession.middleware import Link, Relay, StageChannels, StageContext, run_relay
+from rtsession.middleware import FusedLink, FusedRelay
 
 
 @attrs.frozen(kw_only=True)
@@ -23,25 +23,28 @@ class ResponseText(m.ServerMessage):
     text: str
 
 
-class GatherText(Relay):
+class GatherText(FusedRelay):
     """One session's state: the text so far, per response."""
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: FusedLink) -> None:
         super().__init__(link)
         self._parts: dict[str, list[str]] = {}
 
-    async def server_message(self, message: m.ServerMessage) -> None:
-        await self.link.to_app(message)  # forward everything, unchanged
+    def server_message(self, message: m.ServerMessage) -> m.ServerMessage:
         if isinstance(message, m.ResponseOutputTextDelta):
             self._parts.setdefault(message.response_id, []).append(message.delta)
         elif isinstance(message, m.ResponseDone) and message.response.id in self._parts:
             text = "".join(self._parts.pop(message.response.id))
-            await self.link.to_app(ResponseText(response_id=message.response.id, text=text))
+            self.link.to_app(message)  # the ResponseDone first, then the whole text
+            return ResponseText(response_id=message.response.id, text=text)
+        return message  # forward everything else, unchanged
 
 
 class GatherTextStage:
-    async def run(self, context: StageContext, channels: StageChannels) -> None:
-        await run_relay(GatherText, context, channels)
+    """A fused stage: its hooks run inside the session's own tasks (no task hop)."""
+
+    def fuse(self) -> tuple[type[GatherText]]:
+        return (GatherText,)
 
 
 async def main() -> None:

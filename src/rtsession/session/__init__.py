@@ -2,7 +2,7 @@
 stage protocol, ``Stage`` and its channels and context, is ``rtsession.middleware``'s).
 
 ``open_session`` owns a nursery with the provider end (one writer, one reader per connection)
-and one task per middleware stage; see ``docs/sessions.md`` for the lifecycle, channel sizes,
+and one task per task stage (fused stages run inside those tasks); see ``docs/sessions.md`` for the lifecycle, channel sizes,
 the provider end's states and guarantees, and error handling.
 """
 

@@ -39,7 +39,8 @@ class StageChannels:
 @final
 class StageContext(metaclass=NoPublicConstructor):
     """Read-only facts about the session, for stages (e.g. OpenTelemetry attributes). The
-    session makes one and gives it to each stage's ``run``."""
+    session makes one and gives it to each task stage's ``run`` and each fused relay's
+    ``link.context``."""
 
     __slots__ = ("_client_types", "_state")
 
@@ -91,7 +92,8 @@ class StageContext(metaclass=NoPublicConstructor):
 
 
 class Stage(Protocol):
-    """A middleware stage: one task of the session between the app and the provider.
+    """A task stage: one task of the session between the app and the provider. (A stage whose
+    per-message work is synchronous is better written as a ``FusedStage``: no task hop.)
 
     ``run`` forwards what it does not consume, in both directions, and may inject messages
     either way; slow work belongs in child tasks of a nursery it opens, so the stream never
