@@ -44,6 +44,38 @@ LAG_LIMIT_MS = 20.0
 CONNECTS_AT_ONCE = 32
 
 
+class GcWatch:
+    """The interpreter's collections while the window is measured (``gc.callbacks``): how
+    many per generation, how long each took, and what they found (cyclic garbage)."""
+
+    def __init__(self) -> None:
+        self._started = 0
+        self.pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.collected = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+            return
+        self.pauses_ms[info["generation"]].append((time.perf_counter_ns() - self._started) / 1e6)
+        self.collected += info["collected"]
+
+    def report(self, seconds: float, events: int) -> dict[str, Any]:
+        """Per generation in the window, and full collections over the whole client run
+        (start-up and connecting included)."""
+        return {
+            f"gen{gen}": {
+                "per_second": len(pauses) / seconds,
+                "ms": summary(pauses),
+                "max_ms": max(pauses, default=None),
+            }
+            for gen, pauses in self.pauses_ms.items()
+        } | {
+            "collected_per_event": self.collected / max(1, events),
+            "gen2_whole_run": gc.get_stats()[2]["collections"],
+        }
+
+
 async def _client(
     port: int, k: int, warmup: float, duration: float, stack: str, transport: str, gc_mode: str
 ) -> dict[str, Any]:
@@ -115,11 +147,17 @@ async def _client(
         await trio.sleep(warmup)
         gc.collect()
         rss1 = rss_bytes()
+        watch = GcWatch()
+        gc.callbacks.append(watch)
         state["measuring"] = True
         (user0, sys0), cpu0, t0 = user_system(), cpu_seconds(), time.perf_counter()
         await trio.sleep(duration)
         t1, cpu1, (user1, sys1) = time.perf_counter(), cpu_seconds(), user_system()
         state["measuring"] = False
+        gc.callbacks.remove(watch)
+        full = time.perf_counter()
+        gc.collect()  # what one full collection costs with K sessions live
+        full_collection_ms = (time.perf_counter() - full) * 1000
         nursery.cancel_scope.cancel()
     window = t1 - t0
     return {
@@ -138,6 +176,7 @@ async def _client(
         "deltas_expected": int(k * window * 1000 / corpus.FRAME_MS),
         "downlink_lag_ms": summary([v / 1e6 for v in down_lag_ns]),
         "send_lateness_ms": summary([v / 1e6 for v in send_late_ns]),
+        "gc": watch.report(window, 2 * received[0]) | {"full_collection_ms": full_collection_ms},
     }
 
 

@@ -89,6 +89,15 @@ def _goals(results: dict[str, Any]) -> list[str]:
     return _table(["goal", "measured", "status"], rows)
 
 
+def _gc_cell(gc: dict[str, Any] | None) -> str:
+    """Collections per second in the window, per generation, and the longest pause."""
+    if not gc:
+        return "-"
+    rates = " / ".join(_f(gc[f"gen{n}"]["per_second"]) for n in range(3))
+    longest = max((gc[f"gen{n}"]["max_ms"] or 0.0) for n in range(3))
+    return f"{rates} ({_f(longest)})"
+
+
 def _hop_row(stages: dict[str, Any] | None) -> dict[str, Any] | None:
     """The no-op task stage's row: one task hop."""
     if not stages:
@@ -521,6 +530,8 @@ def markdown(results: dict[str, Any]) -> str:
                     "client CPU, % of a core (kernel share)",
                     "CPU us per session-second",
                     "RSS KiB/session",
+                    "collections/s gen0 / gen1 / gen2 (longest ms)",
+                    "one full collection, ms",
                     "result",
                 ],
                 [
@@ -534,6 +545,8 @@ def markdown(results: dict[str, Any]) -> str:
                         f"({_f(r.get('system_cpu_share', 0) * 100, 0)} %)",
                         _f(r["cpu_us_per_session_second"], 0),
                         _f(r["rss_kb_per_session"], 0),
+                        _gc_cell(r.get("gc")),
+                        _f((r.get("gc") or {}).get("full_collection_ms")),
                         "pass" if r["passed"] else "FAIL",
                     ]
                     for r in sweep["runs"]

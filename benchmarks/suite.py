@@ -98,7 +98,7 @@ FULL = Sizes(
     voice_rounds=10,
     telephony_calls=20,
     g711_reps=5,
-    capacity_ladder=(10, 20, 30, 40, 50, 75, 100, 150, 200, 300, 400),
+    capacity_ladder=(25, 50, 75, 100, 125, 150, 200, 300, 400),
     capacity_bisect=2,
     capacity_warmup=2.0,
     capacity_duration=5.0,
@@ -107,6 +107,7 @@ FULL = Sizes(
         ("default", "trio-websocket", "default"),
         ("none", "websockets", "default"),
         ("none", "trio-websocket", "freeze"),
+        ("default", "trio-websocket", "freeze"),
     ),
 )
 
