@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Final, Protocol, TypeAlias, TypeVar, final, runtime_checkable
+from typing import Any, Final, Literal, Protocol, TypeAlias, TypeVar, final, runtime_checkable
 
 import trio
 
@@ -215,7 +215,7 @@ class _Segment:
                     continue
                 result = hook(message)
                 if self._work:
-                    self._spill(at + 1, True, result, here=True)
+                    self._spill((at + 1, True, result), here=True)
                     return None
                 if result is None:
                     return None
@@ -233,7 +233,7 @@ class _Segment:
             for at, hook in self._server_hooks:
                 result = hook(message)
                 if self._work:
-                    self._spill(at - 1, False, result, here=False)
+                    self._spill((at - 1, False, result), here=False)
                     return None
                 if result is None:
                     return None
@@ -242,14 +242,15 @@ class _Segment:
         finally:
             self._active = False
 
-    def _spill(self, position: int, toward_provider: bool, result: Any, *, here: bool) -> None:
-        """A hook sent through its link: run everything that follows from it, breadth first
-        (emissions before the returned message, at every stage). Client messages run their
-        hooks ``here`` only in the consumer; elsewhere they become injections for it."""
+    def _spill(self, returned: _Item | None, *, here: bool) -> None:
+        """A hook sent through its link: run everything that follows from what it sent, then
+        from what it ``returned`` (if not ``None``, as an item), breadth first. Client
+        messages run their hooks ``here`` only in the consumer; elsewhere they become
+        injections for it."""
         queue = collections.deque(self._work)
         self._work.clear()
-        if result is not None:
-            queue.append((position, toward_provider, result))
+        if returned is not None and returned[2] is not None:
+            queue.append(returned)
         while queue:
             at, up, message = queue.popleft()
             if up and not here:
@@ -273,7 +274,7 @@ class _Segment:
         try:
             result = function(*args)
             if self._work:
-                self._spill(0, True, None, here=False)
+                self._spill(None, here=False)
         finally:
             self._active = False
         if not await self.flush():
@@ -379,7 +380,7 @@ class Fusion:
     async def _inject(self, injected: _Injected) -> None:
         await _drop_when_gone(self._upstream.send, injected)
 
-    def ended(self, side: str) -> None:
+    def ended(self, side: Literal["client", "server"]) -> None:
         """One direction has ended (the server side also ends the stream toward the app);
         once both have, the relays' ``close`` runs."""
         self._ended[side] = True
