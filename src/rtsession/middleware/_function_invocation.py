@@ -264,6 +264,12 @@ class _Response:
     error: Exception | None = None  # the last exception a tool of it raised
 
 
+_CLIENT_KINDS: Final = frozenset(
+    {ToolApproval, SessionUpdate, ResponseCreate, ConversationItemCreate}
+)
+"""The client messages the stage looks at (once the tools are advertised)."""
+
+
 class _Invocations(FusedRelay):
     """One session's calls."""
 
@@ -290,6 +296,8 @@ class _Invocations(FusedRelay):
     # --- app side ------------------------------------------------------------------------------
 
     def client_message(self, message: ClientMessage) -> ClientMessage | None:
+        if self._advertised and type(message) not in _CLIENT_KINDS:
+            return message  # an append, most of the time: nothing to do
         if isinstance(message, ToolApproval):
             self._approval(message)
             return None

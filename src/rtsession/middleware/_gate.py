@@ -30,6 +30,9 @@ ACTIVE_RESPONSE_ERROR: Final = "conversation_already_has_active_response"
 
 _logger = logging.getLogger("rtsession.middleware")
 
+_WATCHED: Final = frozenset({ResponseCreated, ResponseDone, Error})
+"""The server messages that change what the gate lets through."""
+
 
 @final
 class ResponseGate:
@@ -62,7 +65,8 @@ class ResponseGate:
     - **Never for ever.** A response whose ``ResponseDone`` was lost ends when the next
       conversation response starts (superseded), when the session moves to a new
       connection (it then delivers a ``ResponseDone``), or, while requests are held, after
-      ``stale_after`` seconds without any server message. Each response released without
+      ``stale_after`` seconds without any server message (counted from the later of the
+      last server message and the moment a request was held). Each response released without
       its ``ResponseDone`` is counted in ``Session.statistics().released_responses`` and
       logged as a warning.
     - Held requests are dropped when the session closes.
@@ -110,12 +114,17 @@ class _Gate(FusedRelay):
             return message
         if message.message_id is None:
             message = attrs.evolve(message, message_id=f"gate-{next(self._ids)}")
+        if not self._held:
+            self._quiet_since = trio.current_time()  # silence counts while requests wait
         self._held.append(message)
         self._release()
         return None
 
     def server_message(self, message: ServerMessage) -> ServerMessage | None:
-        self._quiet_since = trio.current_time()
+        if self._held:
+            self._quiet_since = trio.current_time()
+        if type(message) not in _WATCHED:  # nothing the gate decides on: no check either
+            return message
         if isinstance(message, ResponseCreated):
             self._released(self._open.created(message.response.id), "superseded by the next")
             self._awaiting = False
@@ -133,6 +142,7 @@ class _Gate(FusedRelay):
                     "response.create %s collided; it waits for the next response.done",
                     sent.message_id,
                 )
+                self._quiet_since = trio.current_time()
                 self._held.appendleft(sent)
                 return None
         self._release()
