@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,58 @@ def _ceiling(sweep: dict[str, Any]) -> str:
     )
 
 
-def markdown(results: dict[str, Any]) -> str:
+def _before_after(results: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """This run against the committed baseline (``baseline.json``, an earlier full run):
+    ratios to the SDK and task hops compare across runs, microseconds only roughly."""
+    rows: list[list[str]] = []
+
+    def row(name: str, before: float | None, after: float | None, digits: int = 1) -> None:
+        if before is None or after is None:
+            return
+        change = f"{(after / before - 1) * 100:+.0f} %" if before else "-"
+        rows.append([name, _f(before, digits), _f(after, digits), change])
+
+    receive = {r["client"]: r for r in (results.get("receive") or {}).get("rows", [])}
+    for r in (baseline.get("receive") or {}).get("rows", []):
+        now = receive.get(r["client"])
+        if now is not None and r["kind"] == "rtsession":
+            row(f"receive CPU x SDK: {r['client']}", r["cpu_vs_sdk"], now["cpu_vs_sdk"], 2)
+            row(
+                f"receive CPU us/event: {r['client']}",
+                r["cpu_us_per_event"],
+                now["cpu_us_per_event"],
+            )
+    stages = {
+        r["config"].replace(", fused", ""): r for r in (results.get("stages") or {}).get("rows", [])
+    }
+    for r in (baseline.get("stages") or {}).get("rows", []):
+        now = stages.get(r["config"])
+        if now is None or r["config"] == "none":
+            continue
+        for direction, arrow in (("down", "server -> app"), ("up", "app -> server")):
+            key = f"added_per_stage_{direction}_p50_us"
+            row(f"added p50 us per stage, {arrow}: {r['config']}", r[key], now[key])
+    sweeps = {_capacity_name(s): s for s in results.get("capacity") or []}
+    for sweep in baseline.get("capacity") or []:
+        now = sweeps.get(_capacity_name(sweep))
+        if now is not None:
+            row(
+                f"sessions per core: {_capacity_name(sweep)}",
+                sweep["max_sessions"],
+                now["max_sessions"],
+                0,
+            )
+    return [
+        f"## Before and after: {baseline.get('label', 'the baseline')}",
+        "",
+        f"Against the full run of {baseline['started']} (`baseline.json`). CPU ratios to the "
+        "SDK are measured in the same run each time; microseconds move with the machine.",
+        "",
+        *_table(["metric", "before", "after", "change"], rows),
+    ]
+
+
+def markdown(results: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     env = results["environment"]
     pk = env["packages"]
     out = [
@@ -155,6 +207,7 @@ def markdown(results: dict[str, Any]) -> str:
         "## Goals",
         "",
         *_goals(results),
+        *(_before_after(results, baseline) if baseline else []),
     ]
     codec = results.get("codec")
     if codec:
@@ -449,7 +502,7 @@ def markdown(results: dict[str, Any]) -> str:
                 ["", "p50", "p99"],
                 [
                     [
-                        "microphone frame (PortAudio callback) -> the writer's hop, ms",
+                        "microphone frame (PortAudio callback) -> the writer, ms",
                         *_p50_p99(vc["mic_to_writer_ms"], 2),
                     ],
                     [
@@ -676,6 +729,10 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
 
 
 def write(results: dict[str, Any], out: Path, *, plots: bool = True) -> None:
-    (out / "README.md").write_text(markdown(results) + "\n")
+    """``README.md`` (with a before/after table when ``out`` has a ``baseline.json``) and,
+    with ``plots``, the PNG plots."""
+    baseline_path = out / "baseline.json"
+    baseline = json.loads(baseline_path.read_text()) if baseline_path.exists() else None
+    (out / "README.md").write_text(markdown(results, baseline) + "\n")
     if plots:
         globals()["plots"](results, out)

@@ -7,9 +7,9 @@ In process: PipeWire in user mode with null sinks (started here, as the device t
 plays the spoken weather question into the virtual microphone, lets the reply play for
 0.5 s, then plays 1.5 s of speech over it. Times are ``time.monotonic()``:
 
-- ``mic_to_writer_ms``: a microphone frame from PortAudio's callback to the last hop before
-  the WebSocket writer (an ``observe()`` stage after the others); frames are matched in
-  order (no overruns, checked).
+- ``mic_to_writer_ms``: a microphone frame from PortAudio's callback to the WebSocket writer
+  (an ``observe()`` stage after the others: fused, its callback runs in the writer as it
+  takes the frame); frames are matched in order (no overruns, checked).
 - ``speech_end_to_speaker_ms``: from the server's ``speech_stopped`` arriving to the first
   reply audio reaching the speaker (the playback tracker's first position, which includes
   the device latency PortAudio reports), polled every 2 ms.
