@@ -9,6 +9,7 @@ from functools import partial
 import pytest
 import trio
 import trio.testing
+from hypothesis import given, settings, strategies as st
 
 from rtsession import messages as m
 from rtsession.middleware import (
@@ -342,3 +343,112 @@ async def test_an_observe_callback_returning_an_awaitable_ends_the_session() -> 
     with trio.fail_after(5), pytest.raises(TypeError, match="returned an awaitable"):
         async with open_session(fake, middleware=[stage], transport=fake):
             await trio.sleep_forever()
+
+
+# --- fused or task: the same messages in the same order -------------------------------------
+
+Rule = dict[str, list[str]]
+"""What a stage does with a message whose id starts with the key: it sends on one message
+per suffix, in order (``[]`` drops it); other messages go on as they are."""
+
+
+def _outputs(rule: Rule, stage: int, message_id: str | None) -> list[str]:
+    id = message_id or ""
+    suffixes = rule.get(id[:1])
+    return [id] if suffixes is None else [f"{id}/{stage}{suffix}" for suffix in suffixes]
+
+
+class RuleRelay(FusedRelay):
+    """A fused stage following its rules: every id but the last is sent through the link,
+    the last is returned."""
+
+    def __init__(self, stage: int, client: Rule, server: Rule, link: FusedLink) -> None:
+        super().__init__(link)
+        self._stage, self._client, self._server = stage, client, server
+
+    def client_message(self, message: m.ClientMessage) -> m.ClientMessage | None:
+        ids = _outputs(self._client, self._stage, message.message_id)
+        for id in ids[:-1]:
+            self.link.to_provider(m.InputAudioBufferClear(message_id=id))
+        return m.InputAudioBufferClear(message_id=ids[-1]) if ids else None
+
+    def server_message(self, message: m.ServerMessage) -> m.ServerMessage | None:
+        ids = _outputs(self._server, self._stage, message.message_id)
+        for id in ids[:-1]:
+            self.link.to_app(m.InputAudioBufferCleared(message_id=id))
+        return m.InputAudioBufferCleared(message_id=ids[-1]) if ids else None
+
+
+class RuleTaskRelay(Relay):
+    """The same rules as a task stage: the reference."""
+
+    def __init__(self, stage: int, client: Rule, server: Rule, link: Link) -> None:
+        super().__init__(link)
+        self._stage, self._client, self._server = stage, client, server
+
+    async def client_message(self, message: m.ClientMessage) -> None:
+        for id in _outputs(self._client, self._stage, message.message_id):
+            await self.link.to_provider(m.InputAudioBufferClear(message_id=id))
+
+    async def server_message(self, message: m.ServerMessage) -> None:
+        for id in _outputs(self._server, self._stage, message.message_id):
+            await self.link.to_app(m.InputAudioBufferCleared(message_id=id))
+
+
+class RuleTaskStage:
+    def __init__(self, stage: int, client: Rule, server: Rule) -> None:
+        self._relay = partial(RuleTaskRelay, stage, client, server)
+
+    async def run(self, context: StageContext, channels: StageChannels) -> None:
+        await run_relay(self._relay, context, channels)
+
+
+def _stage(fused: bool, stage: int, client: Rule, server: Rule) -> Middleware:
+    if fused:
+        return Fused(partial(RuleRelay, stage, client, server))
+    return RuleTaskStage(stage, client, server)
+
+
+_RULE = st.dictionaries(
+    st.sampled_from("abc"), st.lists(st.sampled_from("xyz"), max_size=3), max_size=3
+)
+
+
+async def _through(
+    middleware: Sequence[Middleware], sent: list[str]
+) -> tuple[list[str | None], list[str | None]]:
+    fake = FakeProvider()
+    received: list[str | None] = []
+    async with (
+        open_session(fake, middleware=middleware, transport=fake) as session,
+        trio.open_nursery() as nursery,
+    ):
+
+        async def read() -> None:
+            async for event in session:
+                received.append(event.message_id)
+
+        nursery.start_soon(read)
+        for id in sent:
+            await session.send(m.InputAudioBufferClear(message_id=id))
+            fake.send_nowait(m.InputAudioBufferCleared(message_id=id))
+        await trio.testing.wait_all_tasks_blocked()
+        nursery.cancel_scope.cancel()
+    return [msg.message_id for msg in fake.received], received
+
+
+@given(
+    kinds=st.lists(st.booleans(), min_size=1, max_size=4),
+    rules=st.lists(st.tuples(_RULE, _RULE), min_size=4, max_size=4),
+    sent=st.lists(st.sampled_from(["a", "b", "c"]), max_size=5),
+)
+@settings(max_examples=60)
+async def test_fused_stages_pass_the_same_messages_in_the_same_order_as_task_stages(
+    kinds: list[bool], rules: list[tuple[Rule, Rule]], sent: list[str]
+) -> None:
+    """Any mix of fused and task stages, each dropping, changing and multiplying messages
+    either way, delivers what the same stages as tasks deliver, in the same order."""
+    mixed = [_stage(fused, i, *rules[i]) for i, fused in enumerate(kinds)]
+    tasks = [_stage(False, i, *rules[i]) for i in range(len(kinds))]
+    with trio.fail_after(10):
+        assert await _through(mixed, sent) == await _through(tasks, sent)
