@@ -157,7 +157,12 @@ def trace(log: list[str], name: str) -> Fused:
 async def test_fused_and_task_stages_mix_in_list_order() -> None:
     log: list[str] = []
     fake = FakeProvider()
-    middleware = [trace(log, "a"), trace(log, "b"), TaskTraceStage(log), trace(log, "c")]
+    middleware: list[Middleware] = [
+        trace(log, "a"),
+        trace(log, "b"),
+        TaskTraceStage(log),
+        trace(log, "c"),
+    ]
     with trio.fail_after(5):
         async with open_session(fake, middleware=middleware, transport=fake) as session:
             await session.send(m.InputAudioBufferClear())
