@@ -12,9 +12,7 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,7 @@ import trio
 import trio_websocket
 
 from _events import until
+from _sdk import run_sdk_script
 from rtsession import audio, messages as m
 from rtsession.local import (
     LocalServer,
@@ -36,8 +35,6 @@ from test_local_server import handshake
 
 RATE = 24000
 TIMEOUT = 10  # seconds per exchange
-SDK_SCRIPT = Path(__file__).parent / "sdk_clients" / "openai_beta_turns.py"
-SDK_TIMEOUT = 60  # seconds: a subprocess that imports the SDK
 PREVIEW = "2025-04-01-preview"
 BETA_HEADER = (b"OpenAI-Beta", b"realtime=v1")
 WEATHER = m.FunctionTool(
@@ -260,16 +257,7 @@ def response_shape(*parts: str) -> list[str]:
 async def test_the_official_sdk_beta_client(kind: str) -> None:
     async with open_local_server(engines=protocol_only_engines()) as local:
         url = local.websocket_base_url if kind == "openai" else f"http://127.0.0.1:{local.port}"
-        with trio.fail_after(SDK_TIMEOUT):
-            done = await trio.run_process(
-                [sys.executable, str(SDK_SCRIPT), kind, url],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-    assert done.returncode == 0, done.stderr.decode()
-    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
-    assert [line for line in lines if "problems" in line] == []
+        lines = await run_sdk_script("openai_beta_turns.py", kind, url)
     turns = {t: [line for line in lines if line["turn"] == t] for t in ("setup", "audio", "text")}
     tool = [line for line in lines if line["turn"] == "tool"]
     assert shape(turns["setup"]) == ["session.created", "session.updated"]

@@ -8,18 +8,13 @@ what it received as JSON lines, each frame checked against the SDK's ``LiveServe
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import trio
 
+from _sdk import TIMEOUT, run_sdk_script
 from _servers import trusted_tls
 from rtsession.local import open_local_server, protocol_only_engines
-
-SDK_SCRIPT = Path(__file__).parent / "sdk_clients" / "gemini_turns.py"
-TIMEOUT = 60  # seconds: a subprocess that imports the SDK
 
 
 async def test_the_official_sdk_completes_a_text_turn_and_an_audio_turn(tmp_path: Path) -> None:
@@ -29,15 +24,7 @@ async def test_the_official_sdk_completes_a_text_turn_and_an_audio_turn(tmp_path
             engines=protocol_only_engines(), ssl_context=tls.server
         ) as server:
             base_url = f"https://{server.host}:{server.port}"
-            result = await trio.run_process(
-                [sys.executable, str(SDK_SCRIPT), base_url, str(tls.ca_file)],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-    assert result.returncode == 0, result.stderr.decode()
-    lines: list[dict[str, Any]] = [json.loads(x) for x in result.stdout.decode().splitlines()]
-    assert [line for line in lines if "problems" in line] == []
+            lines = await run_sdk_script("gemini_turns.py", base_url, str(tls.ca_file))
     text = [line for line in lines if line["turn"] == "text"]
     audio = [line for line in lines if line["turn"] == "audio"]
 

@@ -5,16 +5,12 @@ official SDK as an oracle of the wire."""
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
-import trio
 
 from _events import until
+from _sdk import run_sdk_script
 from _speech import tone
 from rtsession import EncodeError, messages as m
 from rtsession.local import LocalServer, open_local_server, protocol_only_engines
@@ -22,7 +18,6 @@ from rtsession.providers import AzureOpenAIRealtime, GeminiLive, OpenAIRealtime,
 from rtsession.session import open_session
 
 RATE = 24_000
-SDK_SCRIPT = Path(__file__).parent / "sdk_clients" / "openai_transcription.py"
 TRANSCRIBE = m.SessionOptions(
     kind="transcription",
     input_transcription=m.InputTranscription(model="gpt-4o-transcribe", language="en"),
@@ -144,16 +139,7 @@ async def test_the_official_sdk_holds_a_transcription_session() -> None:
     """The openai SDK (asyncio, in a subprocess) with ``?intent=transcription``: every frame
     validates against its models, and the turn is transcribed without a response."""
     async with open_local_server(engines=protocol_only_engines()) as local:
-        with trio.fail_after(60):
-            result = await trio.run_process(
-                [sys.executable, str(SDK_SCRIPT), local.base_url],
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-            )
-    assert result.returncode == 0, result.stderr.decode()
-    lines: list[dict[str, Any]] = [json.loads(x) for x in result.stdout.decode().splitlines()]
-    assert [line for line in lines if "problems" in line] == []
+        lines = await run_sdk_script("openai_transcription.py", local.base_url)
     assert [line["type"] for line in lines if not line["type"].endswith(".delta")] == [
         "session.created",
         "session.updated",
