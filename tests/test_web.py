@@ -118,6 +118,11 @@ def of_type(kind: str) -> Any:
     return lambda event: event["type"] == kind
 
 
+def transcript_done(role: str) -> Any:
+    """Whether an event is the end of a transcript of ``role`` (``user``, ``assistant``)."""
+    return lambda event: event["type"] == "transcript_done" and event["role"] == role
+
+
 async def speak(ws: trio_websocket.WebSocketConnection, pcm: bytes = QUESTION) -> None:
     for start in range(0, len(pcm), FRAME):
         await ws.send_message(pcm[start : start + FRAME])
@@ -137,14 +142,10 @@ async def test_a_spoken_turn_through_the_relay() -> None:
         }
         await speak(ws)
         audio: list[bytes] = []
-        events = await events_until(
-            ws,
-            lambda e: e["type"] == "transcript_done" and e["role"] == "assistant",
-            audio,
-        )
+        events = await events_until(ws, transcript_done("assistant"), audio)
     kinds = [e["type"] for e in events]
     assert kinds.index("speech_started") < kinds.index("speech_stopped")
-    user = next(e for e in events if e["type"] == "transcript_done" and e["role"] == "user")
+    user = next(filter(transcript_done("user"), events))
     assert user["text"] == "What is the weather in paris today?"
     call = next(e for e in events if e["type"] == "tool_call")
     assert (call["name"], json.loads(call["arguments"])) == ("get_weather", {"city": "Paris"})
@@ -174,9 +175,7 @@ async def test_a_spoken_turn_with_gemini_rates() -> None:
         for start in range(0, len(question), 640):  # 20 ms at 16 kHz
             await ws.send_message(question[start : start + 640])
         audio: list[bytes] = []
-        events = await events_until(
-            ws, lambda e: e["type"] == "transcript_done" and e["role"] == "assistant", audio
-        )
+        events = await events_until(ws, transcript_done("assistant"), audio)
     assert any(e["type"] == "tool_call" and e["name"] == "get_weather" for e in events)
     assert events[-1]["text"] == "It is sunny and 21 degrees in Paris."
     assert sum(len(frame) for frame in audio) > 24_000  # over 0.5 s at 24 kHz
@@ -203,9 +202,7 @@ async def test_bad_input_gets_an_error_event_and_the_session_goes_on() -> None:
             code for _, code in BAD_FRAMES[:-1]
         ]
         await speak(ws)
-        done = await events_until(
-            ws, lambda e: e["type"] == "transcript_done" and e["role"] == "user"
-        )
+        done = await events_until(ws, transcript_done("user"))
         assert done[-1]["text"] == "What is the weather in paris today?"
 
 
@@ -221,9 +218,7 @@ async def test_a_flood_closes_that_page_and_no_other() -> None:
         assert closed.value.reason.code == 1008
         assert closed.value.reason.reason == f"more than {MAX_PAGE_ERRORS} protocol errors"
         await speak(calm)
-        done = await events_until(
-            calm, lambda e: e["type"] == "transcript_done" and e["role"] == "assistant"
-        )
+        done = await events_until(calm, transcript_done("assistant"))
         assert done[-1]["text"] == "It is sunny and 21 degrees in Paris."
 
 
@@ -253,11 +248,7 @@ async def test_barge_in_flushes_the_page_and_truncates_at_what_it_played() -> No
         await events_until(ws, of_type("ready"))
         await speak(ws)
         audio: list[bytes] = []
-        events = await events_until(
-            ws,
-            lambda e: e["type"] == "transcript_done" and e["role"] == "assistant",
-            audio,
-        )
+        events = await events_until(ws, transcript_done("assistant"), audio)
         part = next(e for e in reversed(events) if e["type"] == "audio")
         played = {"type": "played", "item_id": part["item_id"], "content_index": 0, "ms": 300}
         await ws.send_message(json.dumps(played))
