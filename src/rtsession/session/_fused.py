@@ -318,9 +318,9 @@ sent from inside the segment."""
 
 @final
 class ChannelSink:
-    """The provider end's way to hand a server message toward the app when no segment is
-    next to it: the memory channel, without the yield ``send`` adds when the next hop is
-    already waiting (docs/benchmarks/METHOD.md, tuning 1)."""
+    """A memory channel toward the app, handed server messages without the yield ``send``
+    adds when the next hop is already waiting (docs/benchmarks/METHOD.md, tuning 1): the
+    provider end's when no segment is next to it, and each segment's."""
 
     __slots__ = ("_channel",)
 
@@ -330,9 +330,14 @@ class ChannelSink:
     async def deliver(self, message: ServerMessage) -> None:
         """Hand ``message`` on; dropped once the app side stopped listening."""
         try:
-            self._channel.send_nowait(message)
+            self.deliver_nowait(message)
         except trio.WouldBlock:
             await _drop_when_gone(self._channel.send, message)
+
+    def deliver_nowait(self, message: ServerMessage) -> None:
+        """As ``deliver`` when the next hop is waiting; raises ``trio.WouldBlock`` if not."""
+        try:  # noqa: SIM105 -- a try costs nothing here, suppress() a call
+            self._channel.send_nowait(message)
         except _GONE:
             pass
 
@@ -346,7 +351,7 @@ class Fusion:
     from ``client_out`` (by the writer or the task stage after it), its server side is sent
     into ``server_in`` (by the readers or that task stage)."""
 
-    __slots__ = ("_downstream", "_ended", "_upstream", "client_out", "segment", "server_in")
+    __slots__ = ("_ended", "_upstream", "client_out", "segment", "server_in", "toward_app")
 
     def __init__(
         self,
@@ -360,22 +365,11 @@ class Fusion:
         downstream: trio.MemorySendChannel[ServerMessage],
     ) -> None:
         self._upstream, receive = upstream
-        self._downstream = downstream
+        self.toward_app = ChannelSink(downstream)
         self._ended = {"client": False, "server": False}
-        self.segment = _Segment(makers, context, nursery, self.to_app, self._inject)
+        self.segment = _Segment(makers, context, nursery, self.toward_app.deliver, self._inject)
         self.client_out = ClientOut(self, receive)
         self.server_in = ServerIn(self)
-
-    async def to_app(self, message: ServerMessage) -> None:
-        """Hand ``message`` toward the app; dropped once that stream has ended."""
-        await _drop_when_gone(self._downstream.send, message)
-
-    def to_app_nowait(self, message: ServerMessage) -> None:
-        """As ``to_app`` when the next hop is waiting; raises ``trio.WouldBlock`` if not."""
-        try:  # noqa: SIM105 -- a try costs nothing here, suppress() a call
-            self._downstream.send_nowait(message)
-        except _GONE:
-            pass
 
     async def _inject(self, injected: _Injected) -> None:
         await _drop_when_gone(self._upstream.send, injected)
@@ -385,7 +379,7 @@ class Fusion:
         once both have, the relays' ``close`` runs."""
         self._ended[side] = True
         if side == "server":
-            self._downstream.close()
+            self.toward_app.close()
         if all(self._ended.values()):
             self.segment.close()
 
@@ -427,7 +421,7 @@ class ClientOut(trio.abc.ReceiveChannel[ClientMessage]):
             if self._ready:
                 return self._ready.popleft()
             while self._for_app:
-                self._fusion.to_app_nowait(self._for_app[0])
+                self._fusion.toward_app.deliver_nowait(self._for_app[0])
                 self._for_app.popleft()
             try:
                 item = self._upstream.receive_nowait()
@@ -441,7 +435,7 @@ class ClientOut(trio.abc.ReceiveChannel[ClientMessage]):
     async def receive(self) -> ClientMessage:
         while True:
             while self._for_app:
-                await self._fusion.to_app(self._for_app[0])
+                await self._fusion.toward_app.deliver(self._for_app[0])
                 self._for_app.popleft()
             if self._ready:
                 await trio.lowlevel.checkpoint()
@@ -477,10 +471,7 @@ class ServerIn(trio.abc.SendChannel[ServerMessage]):
         the next hop is already waiting (the reader checkpoints on every frame)."""
         result = self._server(message)
         if result is not None:
-            try:
-                self._fusion.to_app_nowait(result)
-            except trio.WouldBlock:
-                await self._fusion.to_app(result)
+            await self._fusion.toward_app.deliver(result)
         else:
             await self._segment.flush()
 
