@@ -13,19 +13,17 @@ from rtsession.audio import bytes_to_ms, read_wav
 DEMO = (sys.executable, "-m", "rtsession.cli", "demo")
 
 
+def demo(*args: str) -> subprocess.CompletedProcess[str]:
+    """``rtsession demo`` with ``args``, in a subprocess (its stdout and stderr kept)."""
+    return subprocess.run([*DEMO, *args], capture_output=True, text=True, timeout=240, check=False)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("provider", ["local", "gemini-local"])
 def test_demo_on_the_bundled_clips(tmp_path: Path, provider: str) -> None:
     """The same app code on the OpenAI and the Gemini side of the local server."""
     reply = tmp_path / "reply.wav"
-    command = [*DEMO, "--provider", provider, "--fast"]
-    done = subprocess.run(
-        [*command, "--output", str(reply)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = demo("--provider", provider, "--fast", "--output", str(reply))
     assert done.returncode == 0, done.stderr
     out = done.stdout
     table = out[out.index("| turn |") :].splitlines()
@@ -47,13 +45,7 @@ def test_demo_transcribe_only(tmp_path: Path) -> None:
     """``--transcribe``: a transcription session; the real speech is transcribed, nothing
     answers, no reply audio is written."""
     reply = tmp_path / "reply.wav"
-    done = subprocess.run(
-        [*DEMO, "--transcribe", "--fast", "--output", str(reply)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = demo("--transcribe", "--fast", "--output", str(reply))
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "assistant:" not in out
@@ -67,13 +59,7 @@ def test_demo_transcribe_only(tmp_path: Path) -> None:
 
 
 def test_demo_transcribe_on_gemini_says_why_not() -> None:
-    done = subprocess.run(
-        [*DEMO, "--transcribe", "--provider", "gemini-local"],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    done = demo("--transcribe", "--provider", "gemini-local")
     assert done.returncode == 1
     assert "Gemini Live has no transcription-only session" in done.stderr
     assert "Traceback" not in done.stderr
