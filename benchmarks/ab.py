@@ -108,6 +108,14 @@ METRICS: dict[str, tuple[str, Metric]] = {
         "latency p50 us, server -> app, default stack",
         _stage("default stack (3 stages)", "down", 3000),
     ),
+    "stage-otel-down": (
+        "latency p50 us, server -> app, OpenTelemetry",
+        _stage("OpenTelemetry (SDK providers)", "down", 3000),
+    ),
+    "stage-fi-down": (
+        "latency p50 us, server -> app, FunctionInvocation",
+        _stage("FunctionInvocation (incl. ResponseGate)", "down", 3000),
+    ),
     "stage-default-up": (
         "latency p50 us, app -> server, default stack",
         _stage("default stack (3 stages)", "up", 3000),

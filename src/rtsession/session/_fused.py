@@ -458,22 +458,26 @@ class ServerIn(trio.abc.SendChannel[ServerMessage]):
     """A segment's provider-facing server side: sending runs the server hooks in the
     sending task, then hands the result on toward the app."""
 
-    __slots__ = ("_closed", "_fusion", "_segment", "_server")
+    __slots__ = ("_closed", "_fusion", "_segment", "_server", "_toward_app")
 
     def __init__(self, fusion: Fusion) -> None:
         self._fusion = fusion
         self._segment = fusion.segment
         self._server = fusion.segment.server
+        self._toward_app = fusion.toward_app
         self._closed = False
 
     async def deliver(self, message: ServerMessage) -> None:
         """Run the hooks and hand what comes out toward the app; without a checkpoint when
         the next hop is already waiting (the reader checkpoints on every frame)."""
         result = self._server(message)
-        if result is not None:
-            await self._fusion.toward_app.deliver(result)
-        else:
+        if result is None:
             await self._segment.flush()
+            return
+        try:  # the sink's own fast path, without a second coroutine per message
+            self._toward_app.deliver_nowait(result)
+        except trio.WouldBlock:
+            await self._toward_app.deliver(result)
 
     async def send(self, value: ServerMessage) -> None:
         if self._closed:
